@@ -1,0 +1,302 @@
+// Package report is the read side of sitelog: the stats API over the rollup
+// tables. It knows only the database, through a read-only pool that main
+// opens, and reads a bounded number of indexed rollup rows per request, so a
+// report costs the same whatever the number of events behind it.
+package report
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+)
+
+// DefaultQueryTimeout bounds a report's database work when Config leaves
+// QueryTimeout zero.
+const DefaultQueryTimeout = 5 * time.Second
+
+// Limits of the top-N lists.
+const (
+	DefaultLimit = 10
+	MaxLimit     = 100
+)
+
+// maxSiteID is the longest site_id ingest accepts; a longer one cannot have
+// data, and is refused like any other malformed parameter.
+const maxSiteID = 100
+
+// retryAfter is the Retry-After of a 503, in seconds: a locked database is
+// usually free again once the worker's current transaction commits.
+const retryAfter = "1"
+
+// Config holds the report's settings, built by main.
+type Config struct {
+	// QueryTimeout bounds the database work of one request; past it the
+	// request is answered 503 rather than left hanging on a locked or busy
+	// database. Zero means DefaultQueryTimeout.
+	QueryTimeout time.Duration
+	// Wrap, if set, wraps each route's handler under a stable name (such as
+	// (*metrics.HTTP).Wrap, for per-handler request durations).
+	Wrap func(name string, h http.Handler) http.Handler
+	// Logger receives the errors answered with a 5xx. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Handler serves the stats API. It is an http.Handler with its own router;
+// main may instead add its routes to a router of its own with Register.
+type Handler struct {
+	db      *sql.DB
+	timeout time.Duration
+	wrap    func(name string, h http.Handler) http.Handler
+	log     *slog.Logger
+	router  *httprouter.Router
+}
+
+// New returns a Handler that reads from db, a read-only pool on the rollup
+// database.
+func New(db *sql.DB, cfg Config) *Handler {
+	h := &Handler{
+		db:      db,
+		timeout: cfg.QueryTimeout,
+		wrap:    cfg.Wrap,
+		log:     cfg.Logger,
+	}
+	if h.timeout <= 0 {
+		h.timeout = DefaultQueryTimeout
+	}
+	if h.wrap == nil {
+		h.wrap = func(_ string, h http.Handler) http.Handler { return h }
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	h.router = httprouter.New()
+	h.Register(h.router)
+	return h
+}
+
+// Register adds the report's routes to r: GET /stats and GET /stats/events.
+// It also makes r answer unknown routes (404) and wrong methods (405) with
+// JSON errors, as every error on the report address is JSON; routes that
+// main adds afterwards (/metrics, /healthz, /readyz) are unaffected.
+func (h *Handler) Register(r *httprouter.Router) {
+	r.Handler(http.MethodGet, "/stats", h.wrap("stats", http.HandlerFunc(h.serveStats)))
+	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", http.HandlerFunc(h.serveEvents)))
+	r.NotFound = http.HandlerFunc(h.notFound)
+	r.MethodNotAllowed = http.HandlerFunc(h.methodNotAllowed)
+}
+
+// ServeHTTP serves the report's routes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.router.ServeHTTP(w, r)
+}
+
+func (h *Handler) serveStats(w http.ResponseWriter, r *http.Request) {
+	s, err := parseScope(r.URL.RawQuery)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	st, err := readStats(ctx, h.db, s)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
+	s, err := parseScope(r.URL.RawQuery)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+	defer cancel()
+	ev, err := readEvents(ctx, h.db, s)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ev)
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	h.fail(w, r, fmt.Errorf("%w: %s", errNotFound, r.URL.Path))
+}
+
+func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	// The router has set Allow already.
+	h.fail(w, r, fmt.Errorf("%w: %s %s (allowed: %s)", errMethod, r.Method, r.URL.Path, w.Header().Get("Allow")))
+}
+
+// Errors of the request rather than of the database; fail maps them to
+// their status.
+var (
+	errNotFound = errors.New("no such route")
+	errMethod   = errors.New("method not allowed")
+)
+
+// paramError is a missing or invalid query parameter: a 400 whose message
+// names the parameter and what was wrong with it.
+type paramError struct {
+	param   string
+	problem string
+}
+
+func (e *paramError) Error() string { return e.param + ": " + e.problem }
+
+// fail answers r with the status that err calls for and a JSON error. It is
+// the one place where errors become statuses, and where the server's own
+// failures are logged.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *paramError
+	switch {
+	case errors.As(err, &pe):
+		writeError(w, http.StatusBadRequest, pe.Error())
+	case errors.Is(err, errNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, errMethod):
+		writeError(w, http.StatusMethodNotAllowed, err.Error())
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), unavailable(err):
+		if r.Context().Err() == nil {
+			// A client that went away needs no log line; a database that
+			// could not answer in time does, as it may be a stuck writer.
+			h.log.Warn("report: database unavailable", "path", r.URL.Path, "err", err)
+		}
+		w.Header().Set("Retry-After", retryAfter)
+		writeError(w, http.StatusServiceUnavailable, "database busy, retry later")
+	default:
+		h.log.Error("report: request failed", "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	}
+}
+
+// parseScope reads site_id, date and limit from a raw query string. Other
+// parameters are ignored (a cache buster is harmless); a parameter given
+// twice is refused rather than one of its values picked silently.
+func parseScope(rawQuery string) (scope, error) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return scope{}, &paramError{"query string", err.Error()}
+	}
+	for _, name := range [...]string{"site_id", "date", "limit"} {
+		if len(q[name]) > 1 {
+			return scope{}, &paramError{name, "given more than once"}
+		}
+	}
+	s := scope{site: q.Get("site_id"), limit: DefaultLimit}
+	if err := checkSiteID(s.site); err != nil {
+		return scope{}, err
+	}
+	if vs, ok := q["date"]; ok {
+		day, err := parseDay(vs[0])
+		if err != nil {
+			return scope{}, err
+		}
+		s.day = day
+	}
+	if vs, ok := q["limit"]; ok {
+		n, err := parseLimit(vs[0])
+		if err != nil {
+			return scope{}, err
+		}
+		s.limit = n
+	}
+	return s, nil
+}
+
+// checkSiteID applies ingest's rule: 1 to 100 characters of letters, digits
+// and ._:-.
+func checkSiteID(s string) error {
+	if s == "" {
+		return &paramError{"site_id", "required"}
+	}
+	const problem = "must be 1 to 100 characters of letters, digits and ._:-"
+	if len(s) > maxSiteID {
+		return &paramError{"site_id", problem}
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '.' || c == '_' || c == ':' || c == '-'
+		if !ok {
+			return &paramError{"site_id", problem}
+		}
+	}
+	return nil
+}
+
+// parseDay accepts exactly YYYY-MM-DD naming a real calendar day, and
+// returns it as the rollups key their days.
+func parseDay(s string) (string, error) {
+	if len(s) != len("2006-01-02") || s[4] != '-' || s[7] != '-' || !digits(s[:4]) || !digits(s[5:7]) || !digits(s[8:]) {
+		return "", &paramError{"date", "must be YYYY-MM-DD"}
+	}
+	if _, err := time.Parse(time.DateOnly, s); err != nil {
+		return "", &paramError{"date", s + " is not a calendar date"}
+	}
+	return s, nil
+}
+
+// parseLimit accepts a decimal integer from 1 to MaxLimit, without sign or
+// spaces.
+func parseLimit(s string) (int, error) {
+	bad := &paramError{"limit", "must be an integer from 1 to " + strconv.Itoa(MaxLimit)}
+	if s == "" || len(s) > 3 || !digits(s) {
+		return 0, bad
+	}
+	n, _ := strconv.Atoi(s) // at most three digits: cannot fail
+	if n < 1 || n > MaxLimit {
+		return 0, bad
+	}
+	return n, nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// writeJSON writes v as the whole body, without a trailing newline, so the
+// answer is byte for byte the documented one.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Paths may hold & < >: keep them readable, as nothing renders this as HTML.
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(fmt.Sprintf("BUG: report: encode %T: %v", v, err))
+	}
+	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	// Reports change with every applied batch: never serve a stored copy.
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body) // a client gone away is no error of ours
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, struct {
+		Error string `json:"error"`
+	}{msg})
+}
