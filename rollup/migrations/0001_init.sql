@@ -28,7 +28,9 @@ CREATE TABLE events (
 -- Per site and day (UTC date, 'YYYY-MM-DD'). views counts page views,
 -- events every event that is not a bot's, users the distinct user_ids of
 -- those events (the set is daily_users), bots the events sent by bots,
--- paths the rows in daily_paths (for the cardinality cap).
+-- paths the rows in daily_paths other than '(other)' (for the cardinality
+-- cap: once a day has the most paths allowed, page views of a new path
+-- count under the path '(other)').
 CREATE TABLE daily (
 	site_id TEXT    NOT NULL,
 	day     TEXT    NOT NULL,

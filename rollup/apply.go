@@ -1,0 +1,421 @@
+package rollup
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"sitelog/event"
+	"sitelog/wal"
+)
+
+// ErrNotNext is returned by Apply for a batch that does not continue the
+// checkpoint: entries would be skipped.
+var ErrNotNext = errors.New("rollup: batch does not start right after the checkpoint")
+
+// dayOf is the day an event counts on: the UTC date of its time. It is
+// the only place that decides it, so per-site time zones change only this.
+func dayOf(t time.Time) string {
+	return t.UTC().Format(time.DateOnly)
+}
+
+// Apply applies entries of the log with the given identity in one
+// transaction: the raw events, every rollup and the checkpoint. Entries
+// at or below the checkpoint are dropped, so applying a range again after
+// a crash changes nothing; the rest must continue the checkpoint without a
+// gap (ErrNotNext). An entry with nil Data is a no-op; one that does not
+// decode is logged, counted and skipped. Either way its index is applied.
+// Cancelling ctx aborts the transaction and applies nothing; the worker
+// passes a context without cancellation, so that a batch in progress at
+// shutdown commits.
+func (s *Store) Apply(ctx context.Context, identity string, entries []wal.Entry) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	if err := s.apply(ctx, identity, entries); err != nil {
+		return fmt.Errorf("rollup: apply: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	for i, e := range entries[1:] {
+		if e.Index != entries[i].Index+1 {
+			return fmt.Errorf("%w: entry %d follows %d", ErrNotNext, e.Index, entries[i].Index)
+		}
+	}
+	start := time.Now()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() // a no-op after Commit
+
+	logID, applied, err := s.logRow(ctx, tx, identity)
+	if err != nil {
+		return err
+	}
+	last := entries[len(entries)-1].Index
+	if last <= applied {
+		return nil // all applied before: a replay after a crash
+	}
+	if applied >= entries[0].Index {
+		entries = entries[applied-entries[0].Index+1:]
+	}
+	if entries[0].Index != applied+1 {
+		return fmt.Errorf("%w: log %s is applied up to %d, the batch starts at %d", ErrNotNext, identity, applied, entries[0].Index)
+	}
+
+	b := s.b
+	b.reset()
+	var ev event.Event
+	for _, e := range entries {
+		if e.Data == nil {
+			continue
+		}
+		if err := event.Decode(e.Data, &ev); err != nil {
+			s.logger.Warn("rollup: skipping a log record that does not decode", "log", identity, "index", e.Index, "err", err)
+			s.m.skippedRecord()
+			continue
+		}
+		b.add(logID, e.Index, &ev)
+	}
+	if err := s.write(ctx, tx, b); err != nil {
+		return err
+	}
+	if _, err := tx.StmtContext(ctx, s.st.setCheckpoint).ExecContext(ctx, last, s.opts.Now().Unix(), logID); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.m.applied(len(entries), time.Since(start))
+	s.maybeCheckpoint(ctx)
+	return nil
+}
+
+// logRow returns the row id and checkpoint of the log, creating its row
+// for an identity never seen.
+func (s *Store) logRow(ctx context.Context, tx *sql.Tx, identity string) (id int64, applied uint64, err error) {
+	row := tx.StmtContext(ctx, s.st.logRow)
+	err = row.QueryRowContext(ctx, identity).Scan(&id, &applied)
+	if errors.Is(err, sql.ErrNoRows) {
+		if _, err = tx.StmtContext(ctx, s.st.insertLog).ExecContext(ctx, identity); err != nil {
+			return 0, 0, err
+		}
+		err = row.QueryRowContext(ctx, identity).Scan(&id, &applied)
+	}
+	return id, applied, err
+}
+
+// write stores the raw events of b and adds its deltas to the rollups.
+// Each rollup key is written once, and in sorted order: writers that take
+// row locks in the same order cannot deadlock (SQLite has one writer, but
+// a PostgreSQL backend shared by several ingest nodes will not).
+func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
+	if err := s.st.events.exec(ctx, tx, b.events); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	if err := s.addUsers(ctx, tx, b); err != nil {
+		return fmt.Errorf("users: %w", err)
+	}
+	if err := s.capPaths(ctx, tx, b); err != nil {
+		return fmt.Errorf("paths: %w", err)
+	}
+
+	args := b.args[:0]
+	for _, k := range sortedKeys(b.daily) {
+		c := b.daily[k]
+		args = append(args, k.site, k.day, c.views, c.events, c.users, c.bots, c.paths)
+	}
+	if err := s.st.daily.exec(ctx, tx, args); err != nil {
+		return fmt.Errorf("daily: %w", err)
+	}
+	args = args[:0]
+	for _, k := range sortedKeys(b.dailyTypes) {
+		args = append(args, k.site, k.day, k.typ, b.dailyTypes[k])
+	}
+	if err := s.st.dailyTypes.exec(ctx, tx, args); err != nil {
+		return fmt.Errorf("daily types: %w", err)
+	}
+	args = args[:0]
+	for _, k := range sortedKeys(b.dailyPaths) {
+		args = append(args, k.site, k.day, k.path, b.dailyPaths[k])
+	}
+	if err := s.st.dailyPaths.exec(ctx, tx, args); err != nil {
+		return fmt.Errorf("daily paths: %w", err)
+	}
+	args = args[:0]
+	for _, k := range sortedKeys(b.sites) {
+		c := b.sites[k]
+		args = append(args, k.site, c.views, c.events, c.users, c.bots)
+	}
+	if err := s.st.sites.exec(ctx, tx, args); err != nil {
+		return fmt.Errorf("sites: %w", err)
+	}
+	args = args[:0]
+	for _, k := range sortedKeys(b.siteTypes) {
+		args = append(args, k.site, k.typ, b.siteTypes[k])
+	}
+	if err := s.st.siteTypes.exec(ctx, tx, args); err != nil {
+		return fmt.Errorf("site types: %w", err)
+	}
+	args = args[:0]
+	for _, k := range sortedKeys(b.sitePaths) {
+		args = append(args, k.site, k.path, b.sitePaths[k])
+	}
+	if err := s.st.sitePaths.exec(ctx, tx, args); err != nil {
+		return fmt.Errorf("site paths: %w", err)
+	}
+	b.args = args
+	return nil
+}
+
+// addUsers inserts the batch's visitors into the daily and all-time
+// visitor sets and adds the ones that were new to the user counts.
+func (s *Store) addUsers(ctx context.Context, tx *sql.Tx, b *batch) error {
+	args := b.args[:0]
+	for _, k := range sortedKeys(b.dailyUsers) {
+		args = append(args, k.site, k.day, k.user)
+	}
+	var k dayKey
+	err := s.st.dailyUsers.query(ctx, tx, args, func(r *sql.Rows) error {
+		if err := r.Scan(&k.site, &k.day); err != nil {
+			return err
+		}
+		c := b.daily[k]
+		c.users++
+		b.daily[k] = c
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	args = args[:0]
+	for _, k := range sortedKeys(b.siteUsers) {
+		args = append(args, k.site, k.user)
+	}
+	var site siteKey
+	err = s.st.siteUsers.query(ctx, tx, args, func(r *sql.Rows) error {
+		if err := r.Scan(&site.site); err != nil {
+			return err
+		}
+		c := b.sites[site]
+		c.users++
+		b.sites[site] = c
+		return nil
+	})
+	b.args = args
+	return err
+}
+
+// capPaths counts the batch's page views per path, under OtherPath for a
+// new path of a day that already has PathsPerDay paths. New paths are
+// admitted in the order of their first page view in the log, so the paths
+// that make it under the cap do not depend on how the log was cut into
+// batches.
+func (s *Store) capPaths(ctx context.Context, tx *sql.Tx, b *batch) error {
+	count := tx.StmtContext(ctx, s.st.dailyPathCount)
+	exists := tx.StmtContext(ctx, s.st.dailyPathExists)
+	for _, pv := range b.pageViews {
+		k := dayKey{pv.site, pv.day}
+		d := b.days[k]
+		if d == nil {
+			d = &dayPaths{known: make(map[string]bool)}
+			err := count.QueryRowContext(ctx, k.site, k.day).Scan(&d.stored)
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			b.days[k] = d
+		}
+		path := pv.path
+		admitted, seen := d.known[path]
+		if !seen {
+			stored, err := d.isStored(ctx, exists, k, path)
+			if err != nil {
+				return err
+			}
+			switch {
+			case stored || path == OtherPath:
+				admitted = true
+			case d.stored+d.added < int64(s.opts.PathsPerDay):
+				admitted = true
+				d.added++
+			}
+			d.known[path] = admitted
+		}
+		if !admitted {
+			path = OtherPath
+		}
+		b.dailyPaths[dayPathKey{k.site, k.day, path}]++
+		b.sitePaths[sitePathKey{k.site, path}]++
+	}
+	for k, d := range b.days {
+		c := b.daily[k]
+		c.paths += d.added
+		b.daily[k] = c
+	}
+	return nil
+}
+
+// dayPaths is what capPaths knows of one site and day.
+type dayPaths struct {
+	stored int64           // daily.paths before the batch
+	added  int64           // new paths admitted by the batch
+	known  map[string]bool // path → admitted, for paths seen in the batch
+}
+
+// isStored reports whether daily_paths has path. A day that stores no
+// paths yet needs no lookup.
+func (d *dayPaths) isStored(ctx context.Context, exists *sql.Stmt, k dayKey, path string) (bool, error) {
+	if d.stored == 0 {
+		return false, nil
+	}
+	var one int
+	err := exists.QueryRowContext(ctx, k.site, k.day, path).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// batch collects the raw events and rollup deltas of one Apply. Its maps
+// and slices are kept between batches.
+type batch struct {
+	events     []any // raw event rows, as arguments of the insert
+	args       []any // scratch for the upserts
+	pageViews  []dayPathKey
+	daily      map[dayKey]dayCounts
+	dailyTypes map[dayTypeKey]int64
+	dailyUsers map[dayUserKey]struct{}
+	dailyPaths map[dayPathKey]int64
+	sites      map[siteKey]siteCounts
+	siteTypes  map[siteTypeKey]int64
+	siteUsers  map[siteUserKey]struct{}
+	sitePaths  map[sitePathKey]int64
+	days       map[dayKey]*dayPaths
+}
+
+func newBatch() *batch {
+	return &batch{
+		daily:      make(map[dayKey]dayCounts),
+		dailyTypes: make(map[dayTypeKey]int64),
+		dailyUsers: make(map[dayUserKey]struct{}),
+		dailyPaths: make(map[dayPathKey]int64),
+		sites:      make(map[siteKey]siteCounts),
+		siteTypes:  make(map[siteTypeKey]int64),
+		siteUsers:  make(map[siteUserKey]struct{}),
+		sitePaths:  make(map[sitePathKey]int64),
+		days:       make(map[dayKey]*dayPaths),
+	}
+}
+
+func (b *batch) reset() {
+	clear(b.events)
+	b.events = b.events[:0]
+	clear(b.args)
+	b.args = b.args[:0]
+	b.pageViews = b.pageViews[:0]
+	clear(b.daily)
+	clear(b.dailyTypes)
+	clear(b.dailyUsers)
+	clear(b.dailyPaths)
+	clear(b.sites)
+	clear(b.siteTypes)
+	clear(b.siteUsers)
+	clear(b.sitePaths)
+	clear(b.days)
+}
+
+// add counts one event. Bots count only as bots; every other event counts
+// as an event of its type and its user as a visitor; page views count as
+// views, and per path once capPaths has decided under which.
+func (b *batch) add(logID int64, index uint64, e *event.Event) {
+	bot := int64(0)
+	if e.Bot {
+		bot = 1
+	}
+	b.events = append(b.events, logID, int64(index), e.SiteID, e.Type, e.Path, e.Query, e.Fragment, e.UserID, e.Time.UnixMicro(), bot)
+
+	day := dayOf(e.Time)
+	dk := dayKey{e.SiteID, day}
+	sk := siteKey{e.SiteID}
+	dc, sc := b.daily[dk], b.sites[sk]
+	switch {
+	case e.Bot:
+		dc.bots++
+		sc.bots++
+	default:
+		dc.events++
+		sc.events++
+		b.dailyTypes[dayTypeKey{e.SiteID, day, e.Type}]++
+		b.siteTypes[siteTypeKey{e.SiteID, e.Type}]++
+		if e.UserID != "" {
+			b.dailyUsers[dayUserKey{e.SiteID, day, e.UserID}] = struct{}{}
+			b.siteUsers[siteUserKey{e.SiteID, e.UserID}] = struct{}{}
+		}
+		if e.Type == event.PageView {
+			dc.views++
+			sc.views++
+			b.pageViews = append(b.pageViews, dayPathKey{e.SiteID, day, e.Path})
+		}
+	}
+	b.daily[dk], b.sites[sk] = dc, sc
+}
+
+type dayCounts struct{ views, events, users, bots, paths int64 }
+type siteCounts struct{ views, events, users, bots int64 }
+
+// Rollup keys, each ordered field by field.
+type (
+	dayKey      struct{ site, day string }
+	dayTypeKey  struct{ site, day, typ string }
+	dayUserKey  struct{ site, day, user string }
+	dayPathKey  struct{ site, day, path string }
+	siteKey     struct{ site string }
+	siteTypeKey struct{ site, typ string }
+	siteUserKey struct{ site, user string }
+	sitePathKey struct{ site, path string }
+)
+
+func (a dayKey) compare(b dayKey) int {
+	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.day, b.day))
+}
+func (a dayTypeKey) compare(b dayTypeKey) int {
+	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.day, b.day), strings.Compare(a.typ, b.typ))
+}
+func (a dayUserKey) compare(b dayUserKey) int {
+	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.day, b.day), strings.Compare(a.user, b.user))
+}
+func (a dayPathKey) compare(b dayPathKey) int {
+	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.day, b.day), strings.Compare(a.path, b.path))
+}
+func (a siteKey) compare(b siteKey) int { return strings.Compare(a.site, b.site) }
+func (a siteTypeKey) compare(b siteTypeKey) int {
+	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.typ, b.typ))
+}
+func (a siteUserKey) compare(b siteUserKey) int {
+	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.user, b.user))
+}
+func (a sitePathKey) compare(b sitePathKey) int {
+	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.path, b.path))
+}
+
+// sortedKeys returns the keys of m in ascending order.
+func sortedKeys[K interface {
+	comparable
+	compare(K) int
+}, V any](m map[K]V) []K {
+	return slices.SortedFunc(maps.Keys(m), K.compare)
+}

@@ -1,0 +1,112 @@
+package rollup
+
+import (
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"sitelog/event"
+	"sitelog/wal"
+)
+
+// testNow is the clock of every test store, so that dumps compare exactly.
+func testNow() time.Time { return time.Date(2025, 11, 14, 12, 0, 0, 0, time.UTC) }
+
+func openStore(t testing.TB, path string, opts Options) *Store {
+	t.Helper()
+	if opts.Now == nil {
+		opts.Now = testNow
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// entries encodes evs as consecutive log entries from index first. A nil
+// event becomes a no-op entry.
+func entries(first uint64, evs ...*event.Event) []wal.Entry {
+	out := make([]wal.Entry, len(evs))
+	for i, e := range evs {
+		out[i].Index = first + uint64(i)
+		if e != nil {
+			out[i].Data = e.AppendBinary(nil)
+		}
+	}
+	return out
+}
+
+func pv(site, path, user string, at time.Time) *event.Event {
+	return &event.Event{SiteID: site, Type: event.PageView, Path: path, UserID: user, Time: at}
+}
+
+// rowsOf runs query and returns each row's values joined by "|".
+func rowsOf(t testing.TB, db *sql.DB, query string, args ...any) []string {
+	t.Helper()
+	rows, err := db.Query(query, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		fields := make([]string, len(vals))
+		for i, v := range vals {
+			fields[i] = fmt.Sprint(v)
+		}
+		out = append(out, strings.Join(fields, "|"))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tables are every table of the schema.
+func tables() []string {
+	return []string{"logs", "events", "daily", "daily_types", "daily_users", "daily_paths",
+		"sites", "site_types", "site_users", "site_paths", "schema_migrations"}
+}
+
+// dump returns every row of every table, sorted, by table.
+func dump(t testing.TB, db *sql.DB) map[string][]string {
+	t.Helper()
+	d := make(map[string][]string)
+	for _, table := range tables() {
+		rows := rowsOf(t, db, "SELECT * FROM "+table)
+		slices.Sort(rows)
+		d[table] = rows
+	}
+	return d
+}
+
+// diffDumps reports the tables in which a and b differ.
+func diffDumps(t testing.TB, a, b map[string][]string) {
+	t.Helper()
+	for _, table := range tables() {
+		if !slices.Equal(a[table], b[table]) {
+			t.Errorf("table %s differs:\n%s\nvs\n%s", table, strings.Join(a[table], "\n"), strings.Join(b[table], "\n"))
+		}
+	}
+}

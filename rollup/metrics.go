@@ -1,0 +1,57 @@
+package rollup
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the worker's Prometheus collectors. A nil *Metrics records
+// nothing.
+type Metrics struct {
+	batchEvents  prometheus.Histogram
+	applySeconds prometheus.Histogram
+	skipped      prometheus.Counter
+}
+
+// NewMetrics registers the worker's collectors on reg:
+// sitelog_worker_batch_events, sitelog_worker_apply_seconds and
+// sitelog_worker_skipped_records_total.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sitelog_worker_batch_events",
+			Help: "Log entries applied per database transaction.",
+			// 1 to 16384: a lone event when idle up to the largest batch.
+			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+		}),
+		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "sitelog_worker_apply_seconds",
+			Help: "Time to apply one batch: its transaction from begin to commit, fsync included.",
+			// From 500 µs (a small batch) to about 7 s (a batch that waited
+			// on a lock up to the busy timeout).
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 11),
+		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitelog_worker_skipped_records_total",
+			Help: "Log records that did not decode as an event and were skipped.",
+		}),
+	}
+	reg.MustRegister(m.batchEvents, m.applySeconds, m.skipped)
+	return m
+}
+
+func (m *Metrics) applied(entries int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.batchEvents.Observe(float64(entries))
+	m.applySeconds.Observe(d.Seconds())
+}
+
+func (m *Metrics) skippedRecord() {
+	if m == nil {
+		return
+	}
+	m.skipped.Inc()
+}

@@ -1,0 +1,221 @@
+package rollup
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	// The pure-Go SQLite driver, registered as "sqlite": no cgo, so the
+	// binary cross-compiles and builds without a C toolchain.
+	_ "modernc.org/sqlite"
+)
+
+// This file holds everything that depends on the SQL dialect: connection
+// parameters, pragmas and the text of every statement. A PostgreSQL backend
+// will need its own version of what is here and nothing else.
+
+const driverName = "sqlite"
+
+// writerParams configure the single writer connection. modernc.org/sqlite
+// runs the _pragma values with busy_timeout first and the rest in
+// lexicographic order, then honours _txlock on every BEGIN.
+const writerParams = "" +
+	// busy_timeout must come first: journal_mode(WAL) writes to the file
+	// and would fail at once with SQLITE_BUSY if a report process held a
+	// lock at that moment. Five seconds covers any report query; the
+	// worker retries a batch that still fails on it.
+	"_pragma=busy_timeout(5000)" +
+	// Referential checks: raw events must name a logs row. It costs a
+	// primary-key lookup per event and catches a broken apply at once.
+	"&_pragma=foreign_keys(1)" +
+	// WAL: report processes read a consistent snapshot while the worker
+	// writes, and neither blocks the other.
+	"&_pragma=journal_mode(WAL)" +
+	// After a checkpoint resets the WAL file, cut it back to 64 MiB instead
+	// of leaving it at whatever size a burst of writes grew it to.
+	"&_pragma=journal_size_limit(67108864)" +
+	// FULL fsyncs the WAL on every commit. The worker tells the log that a
+	// batch is applied only after its commit returns, and the log then
+	// deletes segments behind that checkpoint: with NORMAL a power loss
+	// could undo a commit whose events the log has already deleted.
+	"&_pragma=synchronous(FULL)" +
+	// BEGIN IMMEDIATE takes the write lock when the transaction starts, so
+	// busy_timeout covers the wait. A deferred transaction that reads and
+	// then upgrades to write fails with SQLITE_BUSY without waiting.
+	"&_txlock=immediate"
+
+// readerParams configure the read-only pool of report processes.
+const readerParams = "" +
+	// SQLite opens the file read-only and fails instead of creating it:
+	// a report process never makes a database of its own.
+	"mode=ro" +
+	// A reader waits for the writer's brief exclusive moments (a WAL reset)
+	// instead of failing a report.
+	"&_pragma=busy_timeout(5000)" +
+	// A second guard besides mode=ro: any statement that writes fails.
+	"&_pragma=query_only(1)"
+
+// fileURI turns a path into the "file:" URI that makes SQLite honour its
+// own URI parameters (mode=ro); the path is escaped, so a '?' or '#' in a
+// directory name cannot end it early.
+func fileURI(path, params string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: params}
+	return u.String(), nil
+}
+
+// checkWAL fails if SQLite did not switch to WAL, which it does silently
+// on file systems without shared memory (some network mounts): readers
+// would then block the writer.
+func checkWAL(ctx context.Context, db *sql.DB) error {
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, want wal (is the file system local?)", mode)
+	}
+	return nil
+}
+
+// checkpointWAL copies the SQLite WAL back into the database and truncates
+// it to zero bytes. The automatic checkpoints SQLite runs on commit are
+// PASSIVE: they never wait for readers, so under a steady stream of report
+// queries some reader always holds an old snapshot and the WAL is never
+// reset, growing without bound. TRUNCATE waits (up to busy_timeout) until
+// the readers have moved to the newest snapshot. busy reports that it
+// could not finish in that time; it is retried at the next checkpoint.
+func checkpointWAL(ctx context.Context, db *sql.DB) (busy bool, err error) {
+	var b, logPages, done int
+	if err := db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&b, &logPages, &done); err != nil {
+		return false, err
+	}
+	return b != 0, nil
+}
+
+// walFile is the SQLite WAL beside the database at path.
+func walFile(path string) string { return path + "-wal" }
+
+// Migrations.
+const (
+	sqlCreateMigrations = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    INTEGER PRIMARY KEY,
+	applied_at INTEGER NOT NULL -- Unix seconds
+)`
+	sqlHasMigrations   = `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`
+	sqlSchemaVersion   = `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`
+	sqlRecordMigration = `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`
+)
+
+// sqlCheckpointOfLog reads the checkpoint of one log identity.
+const sqlCheckpointOfLog = `SELECT applied_index FROM logs WHERE identity = ?`
+
+// statements are the prepared statements of Apply. They live as long as
+// the Store: its one connection compiles each of them once.
+type statements struct {
+	logRow          *sql.Stmt // identity → id, applied_index
+	insertLog       *sql.Stmt // identity
+	setCheckpoint   *sql.Stmt // applied_index, updated_at, id
+	dailyPathCount  *sql.Stmt // site_id, day → paths
+	dailyPathExists *sql.Stmt // site_id, day, path → 1
+
+	events     *bulk // raw events
+	dailyUsers *bulk // returns (site_id, day) of each new visitor
+	siteUsers  *bulk // returns site_id of each new visitor
+	daily      *bulk
+	dailyTypes *bulk
+	dailyPaths *bulk
+	sites      *bulk
+	siteTypes  *bulk
+	sitePaths  *bulk
+}
+
+// prepareStatements prepares the statements of Apply on db. Every rollup
+// is an upsert that adds a batch's deltas to the stored counts; the
+// visitor sets insert and return only the rows that were new, which is
+// what the user counts add.
+func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
+	p := preparer{ctx: ctx, db: db}
+	st := &statements{
+		logRow:          p.one(`SELECT id, applied_index FROM logs WHERE identity = ?`),
+		insertLog:       p.one(`INSERT INTO logs (identity) VALUES (?) ON CONFLICT (identity) DO NOTHING`),
+		setCheckpoint:   p.one(`UPDATE logs SET applied_index = ?, updated_at = ? WHERE id = ?`),
+		dailyPathCount:  p.one(`SELECT paths FROM daily WHERE site_id = ? AND day = ?`),
+		dailyPathExists: p.one(`SELECT 1 FROM daily_paths WHERE site_id = ? AND day = ? AND path = ?`),
+
+		events: p.bulk(`INSERT INTO events (log_id, log_index, site_id, event_type, path, query, fragment, user_id, ts, bot) VALUES `, 10, ``),
+		dailyUsers: p.bulk(`INSERT INTO daily_users (site_id, day, user_id) VALUES `, 3,
+			` ON CONFLICT (site_id, day, user_id) DO NOTHING RETURNING site_id, day`),
+		siteUsers: p.bulk(`INSERT INTO site_users (site_id, user_id) VALUES `, 2,
+			` ON CONFLICT (site_id, user_id) DO NOTHING RETURNING site_id`),
+		daily: p.bulk(`INSERT INTO daily (site_id, day, views, events, users, bots, paths) VALUES `, 7,
+			` ON CONFLICT (site_id, day) DO UPDATE SET
+	views = daily.views + excluded.views,
+	events = daily.events + excluded.events,
+	users = daily.users + excluded.users,
+	bots = daily.bots + excluded.bots,
+	paths = daily.paths + excluded.paths`),
+		dailyTypes: p.bulk(`INSERT INTO daily_types (site_id, day, event_type, events) VALUES `, 4,
+			` ON CONFLICT (site_id, day, event_type) DO UPDATE SET events = daily_types.events + excluded.events`),
+		dailyPaths: p.bulk(`INSERT INTO daily_paths (site_id, day, path, views) VALUES `, 4,
+			` ON CONFLICT (site_id, day, path) DO UPDATE SET views = daily_paths.views + excluded.views`),
+		sites: p.bulk(`INSERT INTO sites (site_id, views, events, users, bots) VALUES `, 5,
+			` ON CONFLICT (site_id) DO UPDATE SET
+	views = sites.views + excluded.views,
+	events = sites.events + excluded.events,
+	users = sites.users + excluded.users,
+	bots = sites.bots + excluded.bots`),
+		siteTypes: p.bulk(`INSERT INTO site_types (site_id, event_type, events) VALUES `, 3,
+			` ON CONFLICT (site_id, event_type) DO UPDATE SET events = site_types.events + excluded.events`),
+		sitePaths: p.bulk(`INSERT INTO site_paths (site_id, path, views) VALUES `, 3,
+			` ON CONFLICT (site_id, path) DO UPDATE SET views = site_paths.views + excluded.views`),
+	}
+	if p.err != nil {
+		return nil, p.err
+	}
+	return st, nil
+}
+
+// preparer prepares statements until the first error, which it keeps.
+type preparer struct {
+	ctx context.Context
+	db  *sql.DB
+	err error
+}
+
+func (p *preparer) one(query string) *sql.Stmt {
+	if p.err != nil {
+		return nil
+	}
+	st, err := p.db.PrepareContext(p.ctx, query)
+	if err != nil {
+		p.err = fmt.Errorf("prepare %q: %w", query, err)
+	}
+	return st
+}
+
+// bulk prepares head, then one "(?, …)" group of cols placeholders per
+// row, then tail, once for each size of bulk.
+func (p *preparer) bulk(head string, cols int, tail string) *bulk {
+	b := &bulk{cols: cols}
+	group := "(" + strings.Repeat("?, ", cols-1) + "?)"
+	for rows := bulkMaxRows; rows >= 1; rows /= bulkStep {
+		var sb strings.Builder
+		sb.WriteString(head)
+		for i := range rows {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(group)
+		}
+		sb.WriteString(tail)
+		b.stmts = append(b.stmts, sizedStmt{rows: rows, stmt: p.one(sb.String())})
+	}
+	return b
+}

@@ -1,0 +1,142 @@
+package rollup
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"sitelog/wal"
+)
+
+// Source is the log the worker tails. *wal.Log satisfies it.
+type Source interface {
+	// Identity names the log; its checkpoint is stored under it.
+	Identity() string
+	// Read waits for entry from and returns up to max consecutive entries
+	// starting there, appended to dst[:0].
+	Read(ctx context.Context, from uint64, max int, dst []wal.Entry) ([]wal.Entry, error)
+	// SetApplied says that every entry up to index is committed.
+	SetApplied(index uint64)
+}
+
+// Defaults for WorkerConfig.
+const (
+	// DefaultBatchSize is the most log entries applied in one transaction.
+	// A few thousand amortise the commit's fsync and keep a transaction
+	// short enough not to hold readers' snapshots for long.
+	DefaultBatchSize = 4096
+	// DefaultRetryWait is the first wait before a failed batch is tried
+	// again; the wait doubles up to DefaultMaxRetryWait.
+	DefaultRetryWait    = 100 * time.Millisecond
+	DefaultMaxRetryWait = 5 * time.Second
+)
+
+// WorkerConfig configures a Worker. The zero value is usable.
+type WorkerConfig struct {
+	BatchSize    int           // 0 means DefaultBatchSize
+	RetryWait    time.Duration // 0 means DefaultRetryWait
+	MaxRetryWait time.Duration // 0 means DefaultMaxRetryWait
+	Logger       *slog.Logger  // nil means slog.Default()
+}
+
+// Worker applies the log to the database, batch after batch, from the
+// database's checkpoint on.
+type Worker struct {
+	store   *Store
+	src     Source
+	cfg     WorkerConfig
+	logger  *slog.Logger
+	running atomic.Bool
+}
+
+// NewWorker returns a worker that applies src to store.
+func NewWorker(store *Store, src Source, cfg WorkerConfig) *Worker {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = DefaultBatchSize
+	}
+	if cfg.RetryWait <= 0 {
+		cfg.RetryWait = DefaultRetryWait
+	}
+	if cfg.MaxRetryWait <= 0 {
+		cfg.MaxRetryWait = DefaultMaxRetryWait
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Worker{store: store, src: src, cfg: cfg, logger: cfg.Logger}
+}
+
+// Running reports whether Run is running, for readiness.
+func (w *Worker) Running() bool { return w.running.Load() }
+
+// Run applies the log until ctx is done or the log or the store is
+// closed, and then returns nil. A transaction in progress when ctx ends is
+// finished, not abandoned. A batch that fails to apply (the database
+// locked past its busy timeout, a full disk) is logged and tried again
+// after a pause, never skipped: what follows it waits.
+func (w *Worker) Run(ctx context.Context) error {
+	w.running.Store(true)
+	defer w.running.Store(false)
+	id := w.src.Identity()
+
+	var applied uint64
+	if !w.retry(ctx, "read the checkpoint", func() (err error) {
+		applied, err = w.store.Applied(id)
+		return err
+	}) {
+		return nil
+	}
+	w.src.SetApplied(applied)
+
+	// The transaction must not see ctx's cancellation: it commits what it
+	// began, and the log is told only after the commit.
+	applyCtx := context.WithoutCancel(ctx)
+	buf := make([]wal.Entry, 0, w.cfg.BatchSize)
+	for {
+		var batch []wal.Entry
+		if !w.retry(ctx, "read the log", func() (err error) {
+			batch, err = w.src.Read(ctx, applied+1, w.cfg.BatchSize, buf)
+			return err
+		}) {
+			return nil
+		}
+		if len(batch) == 0 {
+			continue
+		}
+		if !w.retry(ctx, "apply a batch", func() error {
+			return w.store.Apply(applyCtx, id, batch)
+		}) {
+			return nil
+		}
+		applied = batch[len(batch)-1].Index
+		w.src.SetApplied(applied)
+		buf = batch[:0]
+	}
+}
+
+// retry calls f until it succeeds, waiting longer after each failure. It
+// returns false, without calling f again, once ctx is done or the log or
+// the store is closed: the worker is stopping.
+func (w *Worker) retry(ctx context.Context, what string, f func() error) bool {
+	wait := w.cfg.RetryWait
+	for {
+		err := f()
+		switch {
+		case err == nil:
+			return true
+		case errors.Is(err, wal.ErrClosed) || errors.Is(err, ErrClosed) || ctx.Err() != nil:
+			return false
+		}
+		w.logger.Error("rollup: worker could not "+what+"; trying again", "err", err, "wait", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		wait = min(2*wait, w.cfg.MaxRetryWait)
+	}
+}
