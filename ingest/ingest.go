@@ -1,0 +1,332 @@
+// Package ingest serves the HTTP endpoints that accept analytics events:
+// it decodes, validates and normalises them, marks those sent by bots, and
+// appends them to the log, answering 202 only once the log has them.
+//
+// Routes, answered with JSON and Access-Control-Allow-Origin: * because
+// trackers post from the pages of other origins:
+//
+//	POST /event     one JSON object                 → 202 {"status":"queued"}
+//	POST /events    a JSON array, or NDJSON objects → 202 {"status":"queued","accepted":N}
+//	OPTIONS both    CORS preflight                  → 204
+//
+// An event is {"site_id","event_type","path" or "url","user_id","timestamp"}.
+// Any Content-Type is read as JSON (navigator.sendBeacon sends text/plain).
+// Unknown fields are ignored; a value of the wrong JSON type is refused;
+// null and "" mean absent.
+//
+// Limits (a request over a body limit is answered 413, any other violation
+// 400 with a message naming the field, and in a batch the index):
+//
+//	body of POST /event       MaxEventBody   8 KiB
+//	body of POST /events      MaxBatchBody   1 MiB
+//	events per batch          MaxBatchEvents 1000
+//	site_id                   required, 1-100 characters of letters, digits and ._:-
+//	event_type                1-64 bytes of printable characters; default "page_view"
+//	path                      required for page views; starts with "/"; at most 2048 bytes
+//	                          after "?query" and "#fragment" are split off (each at most
+//	                          2048 bytes); repeated slashes collapsed; UTF-8 without
+//	                          control characters
+//	url                       instead of path (not with it): an absolute URL such as
+//	                          location.href, reduced to its path, query and fragment
+//	user_id                   optional; at most 256 bytes of UTF-8 without control characters
+//	timestamp                 optional RFC 3339, default the time of receipt; at most 24h
+//	                          in the future, any time from year 1 on accepted (backfills)
+//
+// A batch is validated whole before anything is appended, then appended in
+// one call: all of it or none. Errors that mean the log cannot take events
+// now (backlog over its bound, log failed, shutting down) are answered 503
+// with Retry-After: 1, never 202.
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+
+	"sitelog/event"
+	"sitelog/wal"
+)
+
+// Appender is the log events are appended to; *wal.Log is one. Append
+// appends records contiguously, all or none, and returns only once they are
+// durable as configured. It must not keep records after it returns, so
+// that their buffers can be reused.
+type Appender interface {
+	Append(ctx context.Context, records ...[]byte) (first uint64, err error)
+}
+
+// Config configures a Handler.
+type Config struct {
+	// Now is the clock: the default timestamp and the bound on future
+	// ones. Nil means time.Now.
+	Now func() time.Time
+	// Logger receives errors the client cannot be blamed for. Nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// Instrument, if set, wraps the handler of each route under a name
+	// ("event", "events"), for example with metrics.HTTP.Wrap.
+	Instrument func(name string, h http.Handler) http.Handler
+}
+
+// Handler serves the ingest routes. Routes of other packages (/metrics,
+// /healthz, /readyz) are mounted on it with Handle, so that one router
+// answers unknown routes and wrong methods the same way everywhere.
+type Handler struct {
+	router *httprouter.Router
+	log    Appender
+	m      *Metrics
+	now    func() time.Time
+	logger *slog.Logger
+	// scratch holds *scratch: request bodies, decoded events and encoded
+	// records are reused across requests instead of allocated for each.
+	scratch sync.Pool
+}
+
+// scratch is the reusable memory of one request.
+type scratch struct {
+	body    []byte
+	wire    wireEvent
+	ev      event.Event
+	evs     []event.Event
+	rec     []byte
+	ends    []int
+	records [][]byte
+}
+
+// maxPooledBody bounds the buffers kept for reuse, so that one large batch
+// does not pin a megabyte per pooled object.
+const maxPooledBody = 64 << 10
+
+// New returns the handler serving POST /event and POST /events, appending
+// to log and counting on m (nil means counting on a registry of its own).
+func New(cfg Config, log Appender, m *Metrics) *Handler {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Instrument == nil {
+		cfg.Instrument = func(_ string, h http.Handler) http.Handler { return h }
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	h := &Handler{
+		router: httprouter.New(),
+		log:    log,
+		m:      m,
+		now:    cfg.Now,
+		logger: cfg.Logger,
+	}
+	h.scratch.New = func() any { return &scratch{body: make([]byte, 0, 1024)} }
+
+	r := h.router
+	// No redirects: clients differ in whether they follow one for a POST
+	// (sendBeacon cannot tell), so /event/ is a 404 rather than a 307.
+	r.RedirectTrailingSlash = false
+	r.RedirectFixedPath = false
+	r.NotFound = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, http.StatusNotFound, "no such route")
+	})
+	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		writeError(w, http.StatusMethodNotAllowed, "method "+req.Method+" not allowed; allowed: "+w.Header().Get("Allow"))
+	})
+	r.Handler(http.MethodPost, "/event", cfg.Instrument("event", http.HandlerFunc(h.serveEvent)))
+	r.Handler(http.MethodPost, "/events", cfg.Instrument("events", http.HandlerFunc(h.serveEvents)))
+	r.Handler(http.MethodOptions, "/event", http.HandlerFunc(preflight))
+	r.Handler(http.MethodOptions, "/events", http.HandlerFunc(preflight))
+	return h
+}
+
+// Handle mounts another route on the handler's router, for main to serve
+// /metrics, /healthz and /readyz beside the ingest routes with the same
+// JSON 404 and 405 answers. Call it before serving.
+func (h *Handler) Handle(method, path string, handler http.Handler) {
+	h.router.Handler(method, path, handler)
+}
+
+// ServeHTTP routes the request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.router.ServeHTTP(w, r)
+}
+
+// preflight answers a browser's CORS preflight for a cross-origin POST with
+// a JSON body.
+func preflight(w http.ResponseWriter, _ *http.Request) {
+	hd := w.Header()
+	hd.Set("Access-Control-Allow-Origin", "*")
+	hd.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	hd.Set("Access-Control-Allow-Headers", "Content-Type")
+	hd.Set("Access-Control-Max-Age", "86400")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	s := h.scratch.Get().(*scratch)
+	defer h.release(s)
+
+	var err error
+	if s.body, err = readBody(w, r, MaxEventBody, s.body[:0]); err != nil {
+		h.fail(w, err, 1)
+		return
+	}
+	if err := decodeEvent(s.body, h.now(), &s.wire, &s.ev); err != nil {
+		h.fail(w, err, 1)
+		return
+	}
+	s.ev.Bot = isBot(r.UserAgent())
+	s.rec = s.ev.AppendBinary(s.rec[:0])
+	// Acknowledge only what the log holds: Append returns once the record
+	// is written (and, with fsync=always, fsynced).
+	if _, err := h.log.Append(r.Context(), s.rec); err != nil {
+		h.fail(w, err, 1)
+		return
+	}
+	h.m.count(s.ev.Bot, 1)
+	writeJSON(w, http.StatusAccepted, `{"status":"queued"}`+"\n")
+}
+
+func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	s := h.scratch.Get().(*scratch)
+	defer h.release(s)
+
+	var err error
+	if s.body, err = readBody(w, r, MaxBatchBody, s.body[:0]); err != nil {
+		h.fail(w, err, 1)
+		return
+	}
+	// Validate the whole batch before appending any of it: all or none.
+	if s.evs, err = decodeBatch(s.body, h.now(), &s.wire, s.evs[:0]); err != nil {
+		h.fail(w, err, 1)
+		return
+	}
+	bot := isBot(r.UserAgent())
+	// Encode every record into one buffer, then slice it: slicing while
+	// appending would leave records pointing into outgrown arrays.
+	s.rec, s.ends = s.rec[:0], s.ends[:0]
+	for i := range s.evs {
+		s.evs[i].Bot = bot
+		s.rec = s.evs[i].AppendBinary(s.rec)
+		s.ends = append(s.ends, len(s.rec))
+	}
+	s.records = s.records[:0]
+	start := 0
+	for _, end := range s.ends {
+		s.records = append(s.records, s.rec[start:end:end])
+		start = end
+	}
+	if _, err := h.log.Append(r.Context(), s.records...); err != nil {
+		h.fail(w, err, len(s.evs))
+		return
+	}
+	h.m.count(bot, len(s.evs))
+	writeJSON(w, http.StatusAccepted, `{"status":"queued","accepted":`+strconv.Itoa(len(s.evs))+"}\n")
+}
+
+// release returns s for reuse unless it grew too large to keep, first
+// dropping its references to the strings of the events it held.
+func (h *Handler) release(s *scratch) {
+	if cap(s.body) > maxPooledBody {
+		return
+	}
+	clear(s.evs)
+	s.evs = s.evs[:0]
+	s.ev = event.Event{}
+	s.wire = wireEvent{}
+	h.scratch.Put(s)
+}
+
+// readBody reads the body of r, up to limit bytes, appending to buf.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) ([]byte, error) {
+	if r.ContentLength > limit {
+		return buf, &tooLargeError{limit}
+	}
+	// MaxBytesReader also tells the server to close the connection rather
+	// than read the rest of an oversized body.
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if n := int(r.ContentLength); n >= cap(buf) {
+		// One allocation for a body of known length; the extra byte lets
+		// the read that sees EOF happen without growing again.
+		buf = slices.Grow(buf, n+1)
+	}
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == nil {
+			continue
+		}
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.Is(err, io.EOF):
+			return buf, nil
+		case errors.As(err, &mbe):
+			return buf, &tooLargeError{limit}
+		default:
+			return buf, invalid("body", "read: "+err.Error())
+		}
+	}
+}
+
+// fail answers err, which refused n events. It is the one place where
+// errors become HTTP statuses.
+func (h *Handler) fail(w http.ResponseWriter, err error, n int) {
+	var ie *invalidError
+	var tl *tooLargeError
+	switch {
+	case errors.As(err, &ie):
+		h.m.invalid.Inc()
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.As(err, &tl):
+		h.m.tooLarge.Inc()
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+	default:
+		// The log did not take the events: say so, and when to retry.
+		h.m.unavailable.Add(float64(n))
+		msg := "log unavailable"
+		switch {
+		case errors.Is(err, wal.ErrBacklog):
+			msg = "too many events waiting to be processed; retry later"
+		case errors.Is(err, wal.ErrClosed):
+			msg = "shutting down; retry later"
+		case errors.Is(err, wal.ErrPoisoned):
+			msg = "the log failed a write and takes no events until restarted; retry later"
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			msg = "request ended before the log took the events; retry"
+		default:
+			h.logger.Error("ingest: append", "err", err)
+		}
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, msg)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	io.WriteString(w, body)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	b, err := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	if err != nil {
+		panic("BUG: marshal of a string failed: " + err.Error())
+	}
+	writeJSON(w, code, string(b)+"\n")
+}

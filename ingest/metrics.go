@@ -1,0 +1,45 @@
+package ingest
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics counts events received, by outcome.
+type Metrics struct {
+	accepted, bot, invalid, tooLarge, unavailable prometheus.Counter
+}
+
+// NewMetrics registers sitelog_events_received_total on reg; a nil reg
+// leaves the counters unregistered.
+//
+// Its outcome label counts events where their number is known: accepted
+// (appended), bot (appended, sent by a crawler or headless browser, never
+// counted as a view) and unavailable (refused with 503: the log did not
+// take them). A request refused as invalid or too_large counts once,
+// whatever the number of events in it: a body that cannot be decoded has
+// no number of events.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sitelog_events_received_total",
+		Help: "Events received by ingest, by outcome: accepted, bot, unavailable (each an event); invalid, too_large (each a refused request).",
+	}, []string{"outcome"})
+	if reg != nil {
+		reg.MustRegister(v)
+	}
+	// Resolved once here rather than by label on every request; this also
+	// makes every outcome visible at 0 before it first happens.
+	return &Metrics{
+		accepted:    v.WithLabelValues("accepted"),
+		bot:         v.WithLabelValues("bot"),
+		invalid:     v.WithLabelValues("invalid"),
+		tooLarge:    v.WithLabelValues("too_large"),
+		unavailable: v.WithLabelValues("unavailable"),
+	}
+}
+
+// count counts n appended events.
+func (m *Metrics) count(bot bool, n int) {
+	if bot {
+		m.bot.Add(float64(n))
+	} else {
+		m.accepted.Add(float64(n))
+	}
+}
