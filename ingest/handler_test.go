@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sitelog/event"
@@ -25,11 +26,12 @@ func testNow() time.Time { return time.Date(2025, 11, 14, 12, 0, 0, 123456789, t
 // server is the real handler over a real log in a temporary directory,
 // served by a real HTTP server.
 type server struct {
-	h    *Handler
-	log  *wal.Log
-	reg  *prometheus.Registry
-	srv  *httptest.Server
-	read uint64 // entries of the log already looked at by appended
+	h      *Handler
+	router *httprouter.Router
+	log    *wal.Log
+	reg    *prometheus.Registry
+	srv    *httptest.Server
+	read   uint64 // entries of the log already looked at by appended
 }
 
 func newServer(t testing.TB, opts wal.Options) *server {
@@ -44,9 +46,12 @@ func newServer(t testing.TB, opts wal.Options) *server {
 	}
 	reg := prometheus.NewRegistry()
 	h := New(Config{Now: testNow}, l, NewMetrics(reg))
-	srv := httptest.NewServer(h)
+	// Serve through a router of the test's own, as main does.
+	r := httprouter.New()
+	h.Register(r)
+	srv := httptest.NewServer(r)
 	t.Cleanup(srv.Close)
-	return &server{h: h, log: l, reg: reg, srv: srv}
+	return &server{h: h, router: r, log: l, reg: reg, srv: srv}
 }
 
 // response is what a request was answered, with the body decoded.
@@ -439,7 +444,7 @@ func TestTooLarge(t *testing.T) {
 
 func TestRoutes(t *testing.T) {
 	s := newServer(t, wal.Options{Fsync: wal.FsyncInterval})
-	s.h.Handle(http.MethodGet, "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	s.router.Handler(http.MethodGet, "/healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		io.WriteString(w, `{"status":"ok"}`)
 	}))
@@ -520,7 +525,7 @@ func TestInstrument(t *testing.T) {
 	}
 	defer l.Close()
 	var names []string
-	h := New(Config{Instrument: func(name string, h http.Handler) http.Handler {
+	h := New(Config{Wrap: func(name string, h http.Handler) http.Handler {
 		names = append(names, name)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("X-Route", name)

@@ -72,16 +72,17 @@ type Config struct {
 	// Logger receives errors the client cannot be blamed for. Nil means
 	// slog.Default().
 	Logger *slog.Logger
-	// Instrument, if set, wraps the handler of each route under a name
+	// Wrap, if set, wraps the handler of each route under a name
 	// ("event", "events"), for example with metrics.HTTP.Wrap.
-	Instrument func(name string, h http.Handler) http.Handler
+	Wrap func(name string, h http.Handler) http.Handler
 }
 
-// Handler serves the ingest routes. Routes of other packages (/metrics,
-// /healthz, /readyz) are mounted on it with Handle, so that one router
-// answers unknown routes and wrong methods the same way everywhere.
+// Handler serves the ingest routes. It is an http.Handler with its own
+// router; main instead adds its routes to the router of the ingest address
+// with Register.
 type Handler struct {
 	router *httprouter.Router
+	wrap   func(name string, h http.Handler) http.Handler
 	log    Appender
 	m      *Metrics
 	now    func() time.Time
@@ -115,14 +116,15 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if cfg.Instrument == nil {
-		cfg.Instrument = func(_ string, h http.Handler) http.Handler { return h }
+	if cfg.Wrap == nil {
+		cfg.Wrap = func(_ string, h http.Handler) http.Handler { return h }
 	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
 	h := &Handler{
 		router: httprouter.New(),
+		wrap:   cfg.Wrap,
 		log:    log,
 		m:      m,
 		now:    cfg.Now,
@@ -130,7 +132,15 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 	}
 	h.scratch.New = func() any { return &scratch{body: make([]byte, 0, 1024)} }
 
-	r := h.router
+	h.Register(h.router)
+	return h
+}
+
+// Register adds the ingest routes to r: POST /event, POST /events and their
+// CORS preflights. It also makes r answer unknown routes (404) and wrong
+// methods (405) with JSON errors, and turns off its redirects; routes that
+// main adds afterwards (/metrics, /healthz, /readyz) are unaffected.
+func (h *Handler) Register(r *httprouter.Router) {
 	// No redirects: clients differ in whether they follow one for a POST
 	// (sendBeacon cannot tell), so /event/ is a 404 rather than a 307.
 	r.RedirectTrailingSlash = false
@@ -141,18 +151,10 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method "+req.Method+" not allowed; allowed: "+w.Header().Get("Allow"))
 	})
-	r.Handler(http.MethodPost, "/event", cfg.Instrument("event", http.HandlerFunc(h.serveEvent)))
-	r.Handler(http.MethodPost, "/events", cfg.Instrument("events", http.HandlerFunc(h.serveEvents)))
+	r.Handler(http.MethodPost, "/event", h.wrap("event", http.HandlerFunc(h.serveEvent)))
+	r.Handler(http.MethodPost, "/events", h.wrap("events", http.HandlerFunc(h.serveEvents)))
 	r.Handler(http.MethodOptions, "/event", http.HandlerFunc(preflight))
 	r.Handler(http.MethodOptions, "/events", http.HandlerFunc(preflight))
-	return h
-}
-
-// Handle mounts another route on the handler's router, for main to serve
-// /metrics, /healthz and /readyz beside the ingest routes with the same
-// JSON 404 and 405 answers. Call it before serving.
-func (h *Handler) Handle(method, path string, handler http.Handler) {
-	h.router.Handler(method, path, handler)
 }
 
 // ServeHTTP routes the request.

@@ -273,6 +273,10 @@ func (l *Log) Identity() string { return l.identity }
 // Dir is the log's directory.
 func (l *Log) Dir() string { return l.dir }
 
+// Applied is the index of the last entry committed to the database, as
+// told by SetApplied.
+func (l *Log) Applied() uint64 { return l.applied.Load() }
+
 // LastIndex is the index of the last entry written.
 func (l *Log) LastIndex() uint64 { return l.last.Load() }
 

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"sitelog/wal"
+)
+
+type mode int
+
+const (
+	modeServe mode = iota
+	modeIngest
+	modeReport
+)
+
+func (m mode) String() string { return [...]string{"serve", "ingest", "report"}[m] }
+func (m mode) ingests() bool  { return m != modeReport }
+func (m mode) reports() bool  { return m != modeIngest }
+
+// config is everything the command line and environment decide.
+type config struct {
+	Mode            mode
+	DataDir         string
+	IngestAddr      string
+	ReportAddr      string
+	Fsync           wal.FsyncMode
+	MaxBacklog      uint64
+	PathsPerDay     int
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+}
+
+var errHelp = errors.New("help requested")
+
+// parseConfig reads flags, each with an environment variable as its
+// fallback: a flag beats its variable, a variable beats the default.
+func parseConfig(m mode, args []string, getenv func(string) string, out io.Writer) (config, error) {
+	cfg := config{Mode: m}
+	fs := flag.NewFlagSet("sitelog "+m.String(), flag.ContinueOnError)
+	fs.SetOutput(out)
+	env := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var fsync, backlog, paths, shutdown, level string
+	fs.StringVar(&cfg.DataDir, "data-dir", env("SITELOG_DATA_DIR", "./data"), "directory for the log (wal/) and the database (sitelog.db) [SITELOG_DATA_DIR]")
+	if m.ingests() {
+		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event and /events [SITELOG_INGEST_ADDR]")
+		fs.StringVar(&fsync, "fsync", env("SITELOG_FSYNC", "always"), "always: fsync each group commit before answering 202 (survives power loss); interval: fsync every 100ms (survives a crash of the process) [SITELOG_FSYNC]")
+		fs.StringVar(&backlog, "max-backlog", env("SITELOG_MAX_BACKLOG", "10000000"), "events in the log not yet applied to the database before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG]")
+		fs.StringVar(&paths, "paths-per-day", env("SITELOG_PATHS_PER_DAY", "10000"), "distinct paths kept per site and day; further new paths count under (other) [SITELOG_PATHS_PER_DAY]")
+	}
+	if m.reports() {
+		fs.StringVar(&cfg.ReportAddr, "report-addr", env("SITELOG_REPORT_ADDR", ":3002"), "address for reports and the dashboard [SITELOG_REPORT_ADDR]")
+	}
+	fs.StringVar(&shutdown, "shutdown-timeout", env("SITELOG_SHUTDOWN_TIMEOUT", "5s"), "how long SIGTERM waits for requests in flight and the worker [SITELOG_SHUTDOWN_TIMEOUT]")
+	fs.StringVar(&level, "log-level", env("SITELOG_LOG_LEVEL", "info"), "debug, info, warn or error [SITELOG_LOG_LEVEL]")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cfg, errHelp
+		}
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var err error
+	if m.ingests() {
+		if cfg.Fsync, err = wal.ParseFsyncMode(fsync); err != nil {
+			return cfg, fmt.Errorf("--fsync: %w", err)
+		}
+		if cfg.MaxBacklog, err = strconv.ParseUint(backlog, 10, 64); err != nil {
+			return cfg, fmt.Errorf("--max-backlog %q: must be a whole number", backlog)
+		}
+		if cfg.PathsPerDay, err = strconv.Atoi(paths); err != nil || cfg.PathsPerDay < 1 {
+			return cfg, fmt.Errorf("--paths-per-day %q: must be a whole number of at least 1", paths)
+		}
+	}
+	if cfg.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || cfg.ShutdownTimeout <= 0 {
+		return cfg, fmt.Errorf("--shutdown-timeout %q: must be a positive duration such as 5s", shutdown)
+	}
+	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
+		return cfg, fmt.Errorf("--log-level %q: must be debug, info, warn or error", level)
+	}
+	return cfg, nil
+}

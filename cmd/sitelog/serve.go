@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/julienschmidt/httprouter"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"sitelog/ingest"
+	"sitelog/metrics"
+	"sitelog/report"
+	"sitelog/rollup"
+	"sitelog/wal"
+)
+
+// HTTP server limits. ReadHeaderTimeout stops a slow-loris client from
+// holding a connection with a header it never finishes; the body limits are
+// the handlers' own.
+const (
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+)
+
+// serve opens the parts in order (database, log, worker, listeners), runs
+// until ctx is done, then stops them in reverse: listeners first, so every
+// request in flight is answered; then the worker, after it has applied what
+// the log holds or the shutdown timeout passed; then the log, then the
+// database.
+func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
+	reg := metrics.NewRegistry()
+	httpm := metrics.NewHTTP(reg)
+	dbPath := filepath.Join(cfg.DataDir, "sitelog.db")
+	var closers []closer
+	defer func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			start := time.Now()
+			if cerr := closers[i].close(); cerr != nil && err == nil {
+				err = cerr
+			}
+			logger.Debug("stopped "+closers[i].name, "took", time.Since(start))
+		}
+	}()
+
+	var (
+		log    *wal.Log
+		worker *rollup.Worker
+		store  *rollup.Store
+	)
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	defer stopWorker()
+	var workerDone sync.WaitGroup
+	if cfg.Mode.ingests() {
+		store, err = rollup.Open(dbPath, rollup.Options{
+			PathsPerDay: cfg.PathsPerDay,
+			Logger:      logger,
+			Metrics:     rollup.NewMetrics(reg),
+		})
+		if err != nil {
+			return err
+		}
+		closers = append(closers, closer{"database", store.Close})
+		log, err = wal.Open(filepath.Join(cfg.DataDir, "wal"), wal.Options{
+			Fsync:      cfg.Fsync,
+			MaxBacklog: cfg.MaxBacklog,
+			Logger:     logger,
+			Metrics:    wal.NewMetrics(reg),
+		})
+		if err != nil {
+			return err
+		}
+		closers = append(closers, closer{"log", log.Close})
+		applied, err := store.Applied(log.Identity())
+		if err != nil {
+			return err
+		}
+		if err := log.Prepare(applied); err != nil {
+			return err
+		}
+		worker = rollup.NewWorker(store, log, rollup.WorkerConfig{Logger: logger})
+		workerDone.Go(func() {
+			if err := worker.Run(workerCtx); err != nil {
+				logger.Error("rollup worker stopped", "err", err)
+			}
+		})
+		closers = append(closers, closer{"worker", func() error {
+			// The listeners are closed by now, so nothing more is appended:
+			// give the worker until the shutdown timeout to apply the rest.
+			drainWorker(log, cfg.ShutdownTimeout)
+			stopWorker()
+			workerDone.Wait()
+			return nil
+		}})
+	}
+
+	var servers []*http.Server
+	if cfg.Mode.ingests() {
+		r := newRouter(reg, httpm, func() error {
+			switch {
+			case !log.Ready():
+				return errors.New("log is closed or failed a write")
+			case !worker.Running():
+				return errors.New("rollup worker is not running")
+			}
+			return nil
+		})
+		ingest.New(ingest.Config{Logger: logger, Wrap: httpm.Wrap}, log, ingest.NewMetrics(reg)).Register(r)
+		servers = append(servers, newServer(ctx, cfg.IngestAddr, r))
+	}
+	if cfg.Mode.reports() {
+		readers, err := rollup.OpenReadOnly(dbPath)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, closer{"report database pool", readers.Close})
+		r := newRouter(reg, httpm, func() error { return readers.PingContext(ctx) })
+		report.New(readers, report.Config{Logger: logger, Wrap: httpm.Wrap}).Register(r)
+		servers = append(servers, newServer(ctx, cfg.ReportAddr, r))
+	}
+
+	// Listen on every address before serving any, so a taken port fails
+	// the start instead of leaving half a server running.
+	listeners := make([]net.Listener, len(servers))
+	for i, srv := range servers {
+		if listeners[i], err = net.Listen("tcp", srv.Addr); err != nil {
+			for _, ln := range listeners[:i] {
+				ln.Close()
+			}
+			return fmt.Errorf("listen %s: %w", srv.Addr, err)
+		}
+	}
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		name := [...]string{"ingest", "report"}[i]
+		if !cfg.Mode.ingests() {
+			name = "report"
+		}
+		logger.Info("sitelog "+name+" listening", "addr", listeners[i].Addr().String(), "data_dir", cfg.DataDir)
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	select {
+	case <-ctx.Done():
+		logger.Info("sitelog shutting down")
+	case err = <-errc:
+		logger.Error("http server failed", "err", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	for _, srv := range servers {
+		start := time.Now()
+		if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			logger.Error("http shutdown", "err", serr)
+		}
+		logger.Debug("stopped listener "+srv.Addr, "took", time.Since(start))
+	}
+	return err
+}
+
+// closer is a part to stop, named for the log.
+type closer struct {
+	name  string
+	close func() error
+}
+
+// drainWorker waits, up to timeout, for the worker to apply every entry
+// the log holds. What it does not reach is applied at the next start.
+func drainWorker(log *wal.Log, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for log.Applied() < log.LastIndex() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func newServer(ctx context.Context, addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+}
+
+// newRouter returns a router with the routes every address serves:
+// /metrics, /healthz (the process is alive) and /readyz (ready reports
+// whether it can do its work).
+func newRouter(reg *prometheus.Registry, httpm *metrics.HTTP, ready func() error) *httprouter.Router {
+	r := httprouter.New()
+	r.Handler(http.MethodGet, "/metrics", httpm.Wrap("metrics", metrics.Handler(reg)))
+	r.Handler(http.MethodGet, "/healthz", httpm.Wrap("healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeStatus(w, http.StatusOK, map[string]string{"status": "ok"})
+	})))
+	r.Handler(http.MethodGet, "/readyz", httpm.Wrap("readyz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
+			writeStatus(w, http.StatusServiceUnavailable, map[string]string{"error": "not ready: " + err.Error()})
+			return
+		}
+		writeStatus(w, http.StatusOK, map[string]string{"status": "ready"})
+	})))
+	return r
+}
+
+func writeStatus(w http.ResponseWriter, code int, body map[string]string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(body)
+}
