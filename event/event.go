@@ -27,6 +27,30 @@ type Event struct {
 	Bot      bool      // sent by a crawler or headless browser: counted apart, never as a view
 }
 
+// MaxSiteID is the longest site_id, in characters (all of them ASCII).
+const MaxSiteID = 100
+
+// SiteIDRule says what ValidSiteID accepts, for error messages.
+const SiteIDRule = "must be 1-100 characters of letters, digits and ._:-"
+
+// ValidSiteID reports whether s is 1 to MaxSiteID characters of letters,
+// digits and ._:- (safe in URLs, file names and log lines unquoted). Ingest
+// refuses events of any other site_id, so reports refuse them too.
+func ValidSiteID(s string) bool {
+	if len(s) == 0 || len(s) > MaxSiteID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
+			c == '.', c == '_', c == ':', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // ErrMalformed is returned by Decode for bytes that are not an encoded
 // event of a known version.
 var ErrMalformed = errors.New("event: malformed record")

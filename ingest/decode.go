@@ -26,7 +26,7 @@ const (
 	MaxBatchEvents = 1000
 
 	// MaxSiteID is the longest site_id, in characters (all of them ASCII).
-	MaxSiteID = 100
+	MaxSiteID = event.MaxSiteID
 	// MaxEventType is the longest event_type, in bytes.
 	MaxEventType = 64
 	// MaxPath is the longest path, in bytes, after the query and fragment
@@ -199,8 +199,8 @@ func (w *wireEvent) normalise(now time.Time, ev *event.Event) error {
 	if w.SiteID == "" {
 		return invalid("site_id", "required")
 	}
-	if !validSiteID(w.SiteID) {
-		return invalid("site_id", "must be 1-100 characters of letters, digits and ._:-")
+	if !event.ValidSiteID(w.SiteID) {
+		return invalid("site_id", event.SiteIDRule)
 	}
 
 	if ev.Type == "" {
@@ -268,23 +268,6 @@ func (w *wireEvent) normalise(now time.Time, ev *event.Event) error {
 	// on equal to the one read back.
 	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
 	return nil
-}
-
-// validSiteID reports whether s is 1 to MaxSiteID characters of letters,
-// digits and ._:- (safe in URLs, file names and log lines unquoted).
-func validSiteID(s string) bool {
-	if len(s) == 0 || len(s) > MaxSiteID {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9',
-			c == '.', c == '_', c == ':', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // printable reports whether s is valid UTF-8 of printable characters

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/julienschmidt/httprouter"
+
+	"sitelog/event"
 )
 
 // DefaultQueryTimeout bounds a report's database work when Config leaves
@@ -29,10 +31,6 @@ const (
 	DefaultLimit = 10
 	MaxLimit     = 100
 )
-
-// maxSiteID is the longest site_id ingest accepts; a longer one cannot have
-// data, and is refused like any other malformed parameter.
-const maxSiteID = 100
 
 // retryAfter is the Retry-After of a 503, in seconds: a locked database is
 // usually free again once the worker's current transaction commits.
@@ -224,17 +222,8 @@ func checkSiteID(s string) error {
 	if s == "" {
 		return &paramError{"site_id", "required"}
 	}
-	const problem = "must be 1 to 100 characters of letters, digits and ._:-"
-	if len(s) > maxSiteID {
-		return &paramError{"site_id", problem}
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-			c == '.' || c == '_' || c == ':' || c == '-'
-		if !ok {
-			return &paramError{"site_id", problem}
-		}
+	if !event.ValidSiteID(s) {
+		return &paramError{"site_id", event.SiteIDRule}
 	}
 	return nil
 }

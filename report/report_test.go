@@ -149,7 +149,7 @@ func TestGoldenInvariants(t *testing.T) {
 func TestBadRequests(t *testing.T) {
 	h := newFixture(t, Config{})
 	const (
-		badSite  = "must be 1 to 100 characters of letters, digits and ._:-"
+		badSite  = "must be 1-100 characters of letters, digits and ._:-"
 		badLimit = "limit: must be an integer from 1 to 100"
 		badDate  = "date: must be YYYY-MM-DD"
 	)
