@@ -124,6 +124,8 @@ type Log struct {
 	closing atomic.Bool
 	once    sync.Once
 
+	donePool sync.Pool // of chan appendResult
+
 	last     atomic.Uint64 // last entry written
 	durable  atomic.Uint64 // last entry fsynced (or written, with FsyncInterval before its sync)
 	applied  atomic.Uint64 // last entry committed to the database
@@ -304,16 +306,25 @@ func (l *Log) append(ctx context.Context, records [][]byte) (uint64, error) {
 	if l.poisoned.Load() {
 		return 0, ErrPoisoned
 	}
-	req := appendReq{records: records, done: make(chan appendResult, 1)}
+	// The answer channel is reused once its answer has been received; one
+	// that might still be answered is left to the garbage collector.
+	done, _ := l.donePool.Get().(chan appendResult)
+	if done == nil {
+		done = make(chan appendResult, 1)
+	}
+	req := appendReq{records: records, done: done}
 	select {
 	case l.appends <- req:
 	case <-l.stopped:
+		l.donePool.Put(done)
 		return 0, ErrClosed
 	case <-ctx.Done():
+		l.donePool.Put(done)
 		return 0, ctx.Err()
 	}
 	select {
 	case res := <-req.done:
+		l.donePool.Put(done)
 		return res.first, res.err
 	case <-l.stopped:
 		// The owner may have answered just before stopping.
