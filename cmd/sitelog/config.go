@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"time"
 
@@ -35,6 +36,7 @@ type config struct {
 	PathsPerDay     int
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
+	PprofAddr       string
 }
 
 var errHelp = errors.New("help requested")
@@ -63,6 +65,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		fs.StringVar(&cfg.ReportAddr, "report-addr", env("SITELOG_REPORT_ADDR", ":3002"), "address for reports and the dashboard [SITELOG_REPORT_ADDR]")
 	}
 	fs.StringVar(&shutdown, "shutdown-timeout", env("SITELOG_SHUTDOWN_TIMEOUT", "5s"), "how long SIGTERM waits for requests in flight and the worker [SITELOG_SHUTDOWN_TIMEOUT]")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env("SITELOG_PPROF_ADDR", ""), "loopback address (such as 127.0.0.1:6060) to serve net/http/pprof on; off when empty [SITELOG_PPROF_ADDR]")
 	fs.StringVar(&level, "log-level", env("SITELOG_LOG_LEVEL", "info"), "debug, info, warn or error [SITELOG_LOG_LEVEL]")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -88,8 +91,24 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 	if cfg.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || cfg.ShutdownTimeout <= 0 {
 		return cfg, fmt.Errorf("--shutdown-timeout %q: must be a positive duration such as 5s", shutdown)
 	}
+	if cfg.PprofAddr != "" && !loopback(cfg.PprofAddr) {
+		return cfg, fmt.Errorf("--pprof-addr %q: must be a loopback address such as 127.0.0.1:6060 (profiles reveal internals)", cfg.PprofAddr)
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return cfg, fmt.Errorf("--log-level %q: must be debug, info, warn or error", level)
 	}
 	return cfg, nil
+}
+
+// loopback reports whether addr is host:port with a loopback host.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

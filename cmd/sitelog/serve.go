@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"path/filepath"
 	"sync"
 	"time"
@@ -105,6 +106,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	}
 
 	var servers []*http.Server
+	var names []string // of servers, for the log
 	if cfg.Mode.ingests() {
 		r := newRouter(reg, httpm, func() error {
 			switch {
@@ -117,6 +119,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		})
 		ingest.New(ingest.Config{Logger: logger, Wrap: httpm.Wrap}, log, ingest.NewMetrics(reg)).Register(r)
 		servers = append(servers, newServer(ctx, cfg.IngestAddr, r))
+		names = append(names, "ingest")
 	}
 	if cfg.Mode.reports() {
 		readers, err := rollup.OpenReadOnly(dbPath)
@@ -127,6 +130,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		r := newRouter(reg, httpm, func() error { return readers.PingContext(ctx) })
 		report.New(readers, report.Config{Logger: logger, Wrap: httpm.Wrap}).Register(r)
 		servers = append(servers, newServer(ctx, cfg.ReportAddr, r))
+		names = append(names, "report")
+	}
+
+	if cfg.PprofAddr != "" {
+		srv := newServer(ctx, cfg.PprofAddr, pprofMux())
+		srv.WriteTimeout = 0 // a CPU profile streams for as long as it was asked to
+		servers = append(servers, srv)
+		names = append(names, "pprof")
 	}
 
 	// Listen on every address before serving any, so a taken port fails
@@ -142,10 +153,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	}
 	errc := make(chan error, len(servers))
 	for i, srv := range servers {
-		name := [...]string{"ingest", "report"}[i]
-		if !cfg.Mode.ingests() {
-			name = "report"
-		}
+		name := names[i]
 		logger.Info("sitelog "+name+" listening", "addr", listeners[i].Addr().String(), "data_dir", cfg.DataDir)
 		go func() { errc <- srv.Serve(listeners[i]) }()
 	}
@@ -218,4 +226,17 @@ func writeStatus(w http.ResponseWriter, code int, body map[string]string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
 	json.NewEncoder(w).Encode(body)
+}
+
+// pprofMux serves the runtime profiles on a mux of its own: importing
+// net/http/pprof registers them on http.DefaultServeMux, which sitelog
+// never serves.
+func pprofMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
