@@ -305,6 +305,8 @@ func (h *Handler) fail(w http.ResponseWriter, err error, n int) {
 			msg = "too many events waiting to be processed; retry later"
 		case errors.Is(err, wal.ErrClosed):
 			msg = "shutting down; retry later"
+		case errors.Is(err, wal.ErrDiskFull):
+			msg = "the server's disk is nearly full; retry later"
 		case errors.Is(err, wal.ErrPoisoned):
 			msg = "the log failed a write and takes no events until restarted; retry later"
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):

@@ -31,6 +31,7 @@ var (
 	ErrLocked   = errors.New("wal: directory locked")
 	ErrBehind   = errors.New("wal: log is behind the database checkpoint")
 	ErrGap      = errors.New("wal: log starts after the database checkpoint")
+	ErrDiskFull = errors.New("wal: free disk space below the reserve")
 )
 
 // FsyncMode says when appended entries are fsynced.
@@ -82,10 +83,16 @@ const (
 // Options configure a log.
 type Options struct {
 	Fsync       FsyncMode
-	SegmentSize int          // bytes per segment file; 0 means DefaultSegmentSize
-	MaxBacklog  uint64       // appended but unapplied entries allowed; 0 means no bound
-	Logger      *slog.Logger // nil means slog.Default()
-	Metrics     *Metrics     // nil means none
+	SegmentSize int    // bytes per segment file; 0 means DefaultSegmentSize
+	MaxBacklog  uint64 // appended but unapplied entries allowed; 0 means no bound
+	// MinFreeBytes is the free space kept on the log's file system:
+	// below it Append answers ErrDiskFull, and takes entries again once
+	// space returns. Refusing before the disk is full keeps the handle
+	// from a failed write, which would poison it until restart. 0 means
+	// no reserve.
+	MinFreeBytes uint64
+	Logger       *slog.Logger // nil means slog.Default()
+	Metrics      *Metrics     // nil means none
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -130,6 +137,7 @@ type Log struct {
 	durable  atomic.Uint64 // last entry fsynced (or written, with FsyncInterval before its sync)
 	applied  atomic.Uint64 // last entry committed to the database
 	poisoned atomic.Bool
+	diskFull atomic.Bool // free space below MinFreeBytes at the last look
 
 	advMu    sync.Mutex
 	advanced chan struct{} // closed and replaced whenever durable moves
@@ -143,6 +151,10 @@ type Log struct {
 	dirty     bool // written but not fsynced (FsyncInterval)
 	groups    []groupMark
 	closeErr  error
+	unchecked int // bytes written since free space was last looked at
+	// fault, when set by a test, is called before each write ("write")
+	// and fsync ("fsync") of the log and fails it with what it returns.
+	fault func(op string) error
 }
 
 // groupMark remembers when the entries up to last were appended, for the
@@ -265,6 +277,7 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 	l.last.Store(last)
 	l.durable.Store(last)
 	l.m.lastIndex.Set(float64(last))
+	l.checkFree()
 	return l, nil
 }
 
@@ -295,6 +308,9 @@ func (l *Log) Append(ctx context.Context, records ...[]byte) (uint64, error) {
 	}
 	if max := l.opts.MaxBacklog; max > 0 && l.last.Load()-l.applied.Load()+uint64(len(records)) > max {
 		return 0, ErrBacklog
+	}
+	if l.diskFull.Load() {
+		return 0, ErrDiskFull
 	}
 	return l.append(ctx, records)
 }

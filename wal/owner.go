@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	twal "github.com/tidwall/wal"
@@ -98,7 +99,11 @@ func (l *Log) commit(group []appendReq) {
 			next++
 		}
 	}
-	err := l.tl.WriteBatch(&l.batch)
+	l.unchecked += len(l.buf)
+	err := l.inject("write")
+	if err == nil {
+		err = l.tl.WriteBatch(&l.batch)
+	}
 	if err == nil && rotated {
 		// A segment created by this batch must not vanish on power loss.
 		err = syncDir(l.dir)
@@ -119,6 +124,9 @@ func (l *Log) commit(group []appendReq) {
 		return
 	}
 	l.groups = append(l.groups, groupMark{last: next - 1, at: l.opts.Now()})
+	if l.unchecked > min(checkFreeEvery, int(l.opts.MinFreeBytes/4)) {
+		l.checkFree()
+	}
 	l.m.groupSize.Observe(float64(next - 1 - last))
 	first := last + 1
 	for _, req := range group {
@@ -130,7 +138,10 @@ func (l *Log) commit(group []appendReq) {
 // sync fsyncs the tail segment and publishes what it made durable.
 func (l *Log) sync() error {
 	start := time.Now()
-	err := l.tl.Sync()
+	err := l.inject("fsync")
+	if err == nil {
+		err = l.tl.Sync()
+	}
 	l.m.fsync.Observe(time.Since(start).Seconds())
 	if err != nil {
 		l.poison(fmt.Errorf("fsync: %w", err))
@@ -194,6 +205,10 @@ func (l *Log) housekeep() {
 	}
 	applied := l.applied.Load()
 	l.truncate(applied)
+	// Free space is looked at every SyncInterval, and sooner after a
+	// burst of writes, so the reserve need only cover what arrives in
+	// between.
+	l.checkFree()
 	i := 0
 	for i < len(l.groups) && l.groups[i].last <= applied {
 		i++
@@ -229,4 +244,39 @@ func (l *Log) truncate(applied uint64) {
 	// The removal of old segments need not be durable: if it is undone by
 	// a power loss the entries are below the checkpoint and are skipped.
 	l.segStarts = append(l.segStarts[:0], l.segStarts[keep:]...)
+}
+
+// checkFreeEvery is how many bytes may be written between two looks at
+// the free space (or a quarter of the reserve, if less), besides the look
+// every SyncInterval.
+const checkFreeEvery = 4 << 20
+
+// checkFree sets diskFull from the free space of the log's file system.
+func (l *Log) checkFree() {
+	l.unchecked = 0
+	if l.opts.MinFreeBytes == 0 {
+		return
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(l.dir, &st); err != nil {
+		l.logger.Warn("wal: cannot read free disk space", "err", err)
+		return
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	full := free < l.opts.MinFreeBytes
+	if l.diskFull.Swap(full) != full {
+		if full {
+			l.logger.Error("wal: free disk space below the reserve; refusing events", "free_bytes", free, "reserve_bytes", l.opts.MinFreeBytes)
+		} else {
+			l.logger.Info("wal: free disk space back above the reserve; taking events", "free_bytes", free)
+		}
+	}
+}
+
+// inject returns the error a test's fault hook gives for op, if any.
+func (l *Log) inject(op string) error {
+	if l.fault == nil {
+		return nil
+	}
+	return l.fault(op)
 }

@@ -33,6 +33,7 @@ type config struct {
 	ReportAddr      string
 	Fsync           wal.FsyncMode
 	MaxBacklog      uint64
+	MinFreeMB       uint64
 	PathsPerDay     int
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
@@ -53,12 +54,13 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		}
 		return def
 	}
-	var fsync, backlog, paths, shutdown, level string
+	var fsync, backlog, minFree, paths, shutdown, level string
 	fs.StringVar(&cfg.DataDir, "data-dir", env("SITELOG_DATA_DIR", "./data"), "directory for the log (wal/) and the database (sitelog.db) [SITELOG_DATA_DIR]")
 	if m.ingests() {
 		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event and /events [SITELOG_INGEST_ADDR]")
 		fs.StringVar(&fsync, "fsync", env("SITELOG_FSYNC", "always"), "always: fsync each group commit before answering 202 (survives power loss); interval: fsync every 100ms (survives a crash of the process) [SITELOG_FSYNC]")
 		fs.StringVar(&backlog, "max-backlog", env("SITELOG_MAX_BACKLOG", "10000000"), "events in the log not yet applied to the database before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG]")
+		fs.StringVar(&minFree, "min-free-mb", env("SITELOG_MIN_FREE_MB", "100"), "free disk space (MiB) kept on the log's file system: below it ingest answers 503 until space returns; 0 for none [SITELOG_MIN_FREE_MB]")
 		fs.StringVar(&paths, "paths-per-day", env("SITELOG_PATHS_PER_DAY", "10000"), "distinct paths kept per site and day; further new paths count under (other) [SITELOG_PATHS_PER_DAY]")
 	}
 	if m.reports() {
@@ -83,6 +85,9 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		}
 		if cfg.MaxBacklog, err = strconv.ParseUint(backlog, 10, 64); err != nil {
 			return cfg, fmt.Errorf("--max-backlog %q: must be a whole number", backlog)
+		}
+		if cfg.MinFreeMB, err = strconv.ParseUint(minFree, 10, 64); err != nil {
+			return cfg, fmt.Errorf("--min-free-mb %q: must be a whole number", minFree)
 		}
 		if cfg.PathsPerDay, err = strconv.Atoi(paths); err != nil || cfg.PathsPerDay < 1 {
 			return cfg, fmt.Errorf("--paths-per-day %q: must be a whole number of at least 1", paths)

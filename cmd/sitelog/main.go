@@ -5,6 +5,7 @@
 //	sitelog serve    ingest, worker, reports and dashboard in one process
 //	sitelog ingest   ingest and worker only
 //	sitelog report   reports and dashboard, read-only, beside an ingest process
+//	sitelog load     drive a running server with a seeded workload and measure it
 //	sitelog version  print the version
 package main
 
