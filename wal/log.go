@@ -95,6 +95,8 @@ type Options struct {
 	Metrics      *Metrics     // nil means none
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// CrashAt names a crash point, for crash tests only (see crash.go).
+	CrashAt string
 }
 
 // Entry is one log entry. Data is nil for a no-op entry (padding, or a
@@ -152,6 +154,7 @@ type Log struct {
 	groups    []groupMark
 	closeErr  error
 	unchecked int // bytes written since free space was last looked at
+	crash     *crash
 	// fault, when set by a test, is called before each write ("write")
 	// and fsync ("fsync") of the log and fails it with what it returns.
 	fault func(op string) error
@@ -210,6 +213,9 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 	}
 	starts, err := segments(dir)
 	if err != nil {
+		return nil, err
+	}
+	if l.crash, err = parseCrash(opts.CrashAt); err != nil {
 		return nil, err
 	}
 	if l.identity, err = identity(dir, len(starts) > 0); err != nil {
@@ -389,6 +395,7 @@ func (l *Log) Read(ctx context.Context, from uint64, max int, dst []Entry) ([]En
 // SetApplied records that every entry up to index is committed in the
 // database. Whole segments behind it become eligible for truncation.
 func (l *Log) SetApplied(index uint64) {
+	l.crashpoint(CrashAfterDBCommit)
 	l.applied.Store(index)
 	l.m.appliedIndex.Set(float64(index))
 }

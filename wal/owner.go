@@ -105,10 +105,12 @@ func (l *Log) commit(group []appendReq) {
 		err = l.tl.WriteBatch(&l.batch)
 	}
 	if err == nil && rotated {
+		l.crashpoint(CrashAtRotation)
 		// A segment created by this batch must not vanish on power loss.
 		err = syncDir(l.dir)
 	}
 	if err == nil {
+		l.crashpoint(CrashAfterWrite)
 		l.last.Store(next - 1)
 		l.m.lastIndex.Set(float64(next - 1))
 		l.dirty = true
@@ -123,6 +125,7 @@ func (l *Log) commit(group []appendReq) {
 		}
 		return
 	}
+	l.crashpoint(CrashAfterFsync)
 	l.groups = append(l.groups, groupMark{last: next - 1, at: l.opts.Now()})
 	if l.unchecked > min(checkFreeEvery, int(l.opts.MinFreeBytes/4)) {
 		l.checkFree()
@@ -237,6 +240,11 @@ func (l *Log) truncate(applied uint64) {
 		return
 	}
 	at := l.segStarts[keep]
+	l.crashpoint(CrashBeforeTruncate)
+	if c := l.crash; c != nil && c.point == CrashMidTruncate && c.left == 1 {
+		l.simulateMidTruncate(at)
+	}
+	l.crashpoint(CrashMidTruncate)
 	if err := l.tl.TruncateFront(at); err != nil {
 		l.poison(fmt.Errorf("truncate front to %d: %w", at, err))
 		return

@@ -76,6 +76,8 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			Fsync:        cfg.Fsync,
 			MaxBacklog:   cfg.MaxBacklog,
 			MinFreeBytes: cfg.MinFreeMB << 20,
+			SegmentSize:  cfg.SegmentMB << 20,
+			CrashAt:      cfg.CrashAt,
 			Logger:       logger,
 			Metrics:      wal.NewMetrics(reg),
 		})
