@@ -282,22 +282,7 @@ func load(t *testing.T, ingestURL string, workers int, stop <-chan struct{}) []s
 // stored exactly once, and the rollups equal a recount of the raw events.
 func checkStored(t *testing.T, dataDir string, acked []string) {
 	t.Helper()
-	db, err := rollup.OpenReadOnly(filepath.Join(dataDir, "sitelog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	stored := map[string]int{}
-	rows, err := db.Query(`SELECT user_id FROM events WHERE site_id = 'load'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for rows.Next() {
-		var id string
-		rows.Scan(&id)
-		stored[id]++
-	}
-	rows.Close()
+	stored := storedIDs(t, dataDir)
 	for id, n := range stored {
 		if n != 1 {
 			t.Fatalf("event %s stored %d times", id, n)
@@ -308,7 +293,19 @@ func checkStored(t *testing.T, dataDir string, acked []string) {
 			t.Fatalf("acknowledged event %s stored %d times (of %d acknowledged, %d stored)", id, stored[id], len(acked), len(stored))
 		}
 	}
+	db := openDB(t, dataDir)
+	defer db.Close()
 	checkRecount(t, db)
+}
+
+// openDB opens the database of a stopped server read-only.
+func openDB(t *testing.T, dataDir string) *sql.DB {
+	t.Helper()
+	db, err := rollup.OpenReadOnly(filepath.Join(dataDir, "sitelog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 func checkRecount(t *testing.T, db *sql.DB) {
