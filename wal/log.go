@@ -85,6 +85,11 @@ type Options struct {
 	Fsync       FsyncMode
 	SegmentSize int    // bytes per segment file; 0 means DefaultSegmentSize
 	MaxBacklog  uint64 // appended but unapplied entries allowed; 0 means no bound
+	// MaxBacklogBytes bounds the bytes of the entries appended since this
+	// open and not yet applied; 0 means no bound. It is followed at the
+	// grain of a group commit, and applied bytes are seen within a
+	// SyncInterval.
+	MaxBacklogBytes uint64
 	// MinFreeBytes is the free space kept on the log's file system:
 	// below it Append answers ErrDiskFull, and takes entries again once
 	// space returns. Refusing before the disk is full keeps the handle
@@ -140,6 +145,10 @@ type Log struct {
 	applied  atomic.Uint64 // last entry committed to the database
 	poisoned atomic.Bool
 	diskFull atomic.Bool // free space below MinFreeBytes at the last look
+	// Bytes of payload appended since open, and of those applied, as of
+	// the last group found applied by housekeep.
+	written      atomic.Uint64
+	appliedBytes atomic.Uint64
 
 	advMu    sync.Mutex
 	advanced chan struct{} // closed and replaced whenever durable moves
@@ -161,10 +170,12 @@ type Log struct {
 }
 
 // groupMark remembers when the entries up to last were appended, for the
-// age of the oldest unapplied entry.
+// age of the oldest unapplied entry, and how many bytes had been written
+// by then, for the bytes of the backlog.
 type groupMark struct {
-	last uint64
-	at   time.Time
+	last  uint64
+	at    time.Time
+	bytes uint64
 }
 
 // Open locks dir, repairs a damaged tail, reads or creates the log's
@@ -314,6 +325,15 @@ func (l *Log) Append(ctx context.Context, records ...[]byte) (uint64, error) {
 	}
 	if max := l.opts.MaxBacklog; max > 0 && l.last.Load()-l.applied.Load()+uint64(len(records)) > max {
 		return 0, ErrBacklog
+	}
+	if max := l.opts.MaxBacklogBytes; max > 0 {
+		n := uint64(0)
+		for _, r := range records {
+			n += uint64(len(r))
+		}
+		if l.written.Load()-l.appliedBytes.Load()+n > max {
+			return 0, ErrBacklog
+		}
 	}
 	if l.diskFull.Load() {
 		return 0, ErrDiskFull

@@ -373,6 +373,21 @@ func TestBacklogBound(t *testing.T) {
 	}
 }
 
+func TestBacklogBytesBound(t *testing.T) {
+	l := openT(t, t.TempDir(), Options{MaxBacklogBytes: 100})
+	ctx := context.Background()
+	big := make([]byte, 60)
+	if _, err := l.Append(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Append(ctx, big); !errors.Is(err, ErrBacklog) {
+		t.Fatalf("append over the byte bound: %v, want ErrBacklog", err)
+	}
+	l.SetApplied(1)
+	// Applied bytes are seen at the owner's next housekeeping.
+	waitFor(t, func() bool { _, err := l.Append(ctx, big); return err == nil })
+}
+
 func TestReadWaitsAndClose(t *testing.T) {
 	l := openT(t, t.TempDir(), Options{Fsync: FsyncInterval})
 	got := make(chan []Entry)

@@ -82,8 +82,10 @@ func (l *Log) commit(group []appendReq) {
 		l.segStarts = append(l.segStarts, next)
 		l.tailBytes = 0
 	}
+	payload := 0
 	for _, req := range group {
 		for _, rec := range req.records {
+			payload += len(rec)
 			start := len(l.buf)
 			l.buf = appendFrame(l.buf, rec)
 			l.batch.Write(next, l.buf[start:])
@@ -126,7 +128,7 @@ func (l *Log) commit(group []appendReq) {
 		return
 	}
 	l.crashpoint(CrashAfterFsync)
-	l.groups = append(l.groups, groupMark{last: next - 1, at: l.opts.Now()})
+	l.groups = append(l.groups, groupMark{last: next - 1, at: l.opts.Now(), bytes: l.written.Add(uint64(payload))})
 	if l.unchecked > min(checkFreeEvery, int(l.opts.MinFreeBytes/4)) {
 		l.checkFree()
 	}
@@ -214,6 +216,7 @@ func (l *Log) housekeep() {
 	l.checkFree()
 	i := 0
 	for i < len(l.groups) && l.groups[i].last <= applied {
+		l.appliedBytes.Store(l.groups[i].bytes)
 		i++
 	}
 	l.groups = append(l.groups[:0], l.groups[i:]...)

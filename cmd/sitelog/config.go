@@ -27,14 +27,15 @@ func (m mode) reports() bool  { return m != modeIngest }
 
 // config is everything the command line and environment decide.
 type config struct {
-	Mode       mode
-	DataDir    string
-	IngestAddr string
-	ReportAddr string
-	Fsync      wal.FsyncMode
-	MaxBacklog uint64
-	MinFreeMB  uint64
-	SegmentMB  int
+	Mode         mode
+	DataDir      string
+	IngestAddr   string
+	ReportAddr   string
+	Fsync        wal.FsyncMode
+	MaxBacklog   uint64
+	MaxBacklogMB uint64
+	MinFreeMB    uint64
+	SegmentMB    int
 	// CrashAt is a crash point of the log, from SITELOG_TEST_CRASH_AT:
 	// for crash tests only, so it has no flag.
 	CrashAt         string
@@ -58,12 +59,13 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		}
 		return def
 	}
-	var fsync, backlog, minFree, segment, paths, shutdown, level string
+	var fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level string
 	fs.StringVar(&cfg.DataDir, "data-dir", env("SITELOG_DATA_DIR", "./data"), "directory for the log (wal/) and the database (sitelog.db) [SITELOG_DATA_DIR]")
 	if m.ingests() {
 		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event and /events [SITELOG_INGEST_ADDR]")
 		fs.StringVar(&fsync, "fsync", env("SITELOG_FSYNC", "always"), "always: fsync each group commit before answering 202 (survives power loss); interval: fsync every 100ms (survives a crash of the process) [SITELOG_FSYNC]")
 		fs.StringVar(&backlog, "max-backlog", env("SITELOG_MAX_BACKLOG", "10000000"), "events in the log not yet applied to the database before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG]")
+		fs.StringVar(&backlogMB, "max-backlog-mb", env("SITELOG_MAX_BACKLOG_MB", "2048"), "MiB of events in the log not yet applied before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG_MB]")
 		fs.StringVar(&minFree, "min-free-mb", env("SITELOG_MIN_FREE_MB", "100"), "free disk space (MiB) kept on the log's file system: below it ingest answers 503 until space returns; 0 for none [SITELOG_MIN_FREE_MB]")
 		fs.StringVar(&segment, "segment-mb", env("SITELOG_SEGMENT_MB", "20"), "size (MiB) of a log segment file; applied segments are deleted whole [SITELOG_SEGMENT_MB]")
 		fs.StringVar(&paths, "paths-per-day", env("SITELOG_PATHS_PER_DAY", "10000"), "distinct paths kept per site and day; further new paths count under (other) [SITELOG_PATHS_PER_DAY]")
@@ -90,6 +92,9 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		}
 		if cfg.MaxBacklog, err = strconv.ParseUint(backlog, 10, 64); err != nil {
 			return cfg, fmt.Errorf("--max-backlog %q: must be a whole number", backlog)
+		}
+		if cfg.MaxBacklogMB, err = strconv.ParseUint(backlogMB, 10, 64); err != nil {
+			return cfg, fmt.Errorf("--max-backlog-mb %q: must be a whole number", backlogMB)
 		}
 		if cfg.MinFreeMB, err = strconv.ParseUint(minFree, 10, 64); err != nil {
 			return cfg, fmt.Errorf("--min-free-mb %q: must be a whole number", minFree)

@@ -73,13 +73,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		}
 		closers = append(closers, closer{"database", store.Close})
 		log, err = wal.Open(filepath.Join(cfg.DataDir, "wal"), wal.Options{
-			Fsync:        cfg.Fsync,
-			MaxBacklog:   cfg.MaxBacklog,
-			MinFreeBytes: cfg.MinFreeMB << 20,
-			SegmentSize:  cfg.SegmentMB << 20,
-			CrashAt:      cfg.CrashAt,
-			Logger:       logger,
-			Metrics:      wal.NewMetrics(reg),
+			Fsync:           cfg.Fsync,
+			MaxBacklog:      cfg.MaxBacklog,
+			MaxBacklogBytes: cfg.MaxBacklogMB << 20,
+			MinFreeBytes:    cfg.MinFreeMB << 20,
+			SegmentSize:     cfg.SegmentMB << 20,
+			CrashAt:         cfg.CrashAt,
+			Logger:          logger,
+			Metrics:         wal.NewMetrics(reg),
 		})
 		if err != nil {
 			return err
