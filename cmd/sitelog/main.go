@@ -38,6 +38,7 @@ commands:
   serve    run ingest, the rollup worker, reports and the dashboard
   ingest   run ingest and the rollup worker only
   report   serve reports and the dashboard read-only from the data directory
+  backup   write a consistent copy of the database while the server runs
   version  print the version
 
 Run 'sitelog <command> -h' for the flags of a command.
@@ -57,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "backup":
+		return runBackup(ctx, args[1:], getenv, stdout, stderr)
 	}
 	var m mode
 	switch args[0] {
