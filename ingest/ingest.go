@@ -87,6 +87,7 @@ type Handler struct {
 	m      *Metrics
 	now    func() time.Time
 	logger *slog.Logger
+	bots   *botDetector
 	// scratch holds *scratch: request bodies, decoded events and encoded
 	// records are reused across requests instead of allocated for each.
 	scratch sync.Pool
@@ -122,6 +123,10 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	bots, err := newBotDetector(crawlerList, ownTokens())
+	if err != nil {
+		panic("BUG: the embedded crawler list: " + err.Error())
+	}
 	h := &Handler{
 		router: httprouter.New(),
 		wrap:   cfg.Wrap,
@@ -129,6 +134,7 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 		m:      m,
 		now:    cfg.Now,
 		logger: cfg.Logger,
+		bots:   bots,
 	}
 	h.scratch.New = func() any { return &scratch{body: make([]byte, 0, 1024)} }
 
@@ -187,7 +193,7 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err, 1)
 		return
 	}
-	s.ev.Bot = isBot(r.UserAgent())
+	s.ev.Bot = h.bots.isBot(r.UserAgent())
 	s.rec = s.ev.AppendBinary(s.rec[:0])
 	// Acknowledge only what the log holds: Append returns once the record
 	// is written (and, with fsync=always, fsynced).
@@ -214,7 +220,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err, 1)
 		return
 	}
-	bot := isBot(r.UserAgent())
+	bot := h.bots.isBot(r.UserAgent())
 	// Encode every record into one buffer, then slice it: slicing while
 	// appending would leave records pointing into outgrown arrays.
 	s.rec, s.ends = s.rec[:0], s.ends[:0]
