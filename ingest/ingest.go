@@ -32,6 +32,11 @@
 //	timestamp                 optional RFC 3339, default the time of receipt; at most 24h
 //	                          in the future, any time from year 1 on accepted (backfills)
 //
+// With a SiteChecker (--strict-sites), every event is checked against the
+// sites registry before anything is appended: an unknown site, or an Origin
+// (or Referer) header naming a host the site does not list, refuses the
+// request with 403; requests with neither header (servers) pass.
+//
 // A batch is validated whole before anything is appended, then appended in
 // one call: all of it or none. Errors that mean the log cannot take events
 // now (backlog over its bound, log failed, shutting down) are answered 503
@@ -64,8 +69,19 @@ type Appender interface {
 	Append(ctx context.Context, records ...[]byte) (first uint64, err error)
 }
 
+// SiteChecker decides which events ingest takes; *sites.Registry is one.
+type SiteChecker interface {
+	// Check returns nil if an event for siteID may come from origin: the
+	// request's Origin header, or lacking one its Referer, "" for neither.
+	// Otherwise its error's text tells the client why not.
+	Check(siteID, origin string) error
+}
+
 // Config configures a Handler.
 type Config struct {
+	// Sites, if set, is asked about every event before it is appended;
+	// nil takes events for any site from anywhere.
+	Sites SiteChecker
 	// Now is the clock: the default timestamp and the bound on future
 	// ones. Nil means time.Now.
 	Now func() time.Time
@@ -84,6 +100,7 @@ type Handler struct {
 	router *httprouter.Router
 	wrap   func(name string, h http.Handler) http.Handler
 	log    Appender
+	sites  SiteChecker
 	m      *Metrics
 	now    func() time.Time
 	logger *slog.Logger
@@ -131,6 +148,7 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 		router: httprouter.New(),
 		wrap:   cfg.Wrap,
 		log:    log,
+		sites:  cfg.Sites,
 		m:      m,
 		now:    cfg.Now,
 		logger: cfg.Logger,
@@ -193,6 +211,12 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err, 1)
 		return
 	}
+	if h.sites != nil {
+		if err := h.sites.Check(s.ev.SiteID, origin(r)); err != nil {
+			h.fail(w, &refusedError{err: err}, 1)
+			return
+		}
+	}
 	s.ev.Bot = h.bots.isBot(r.UserAgent())
 	s.rec = s.ev.AppendBinary(s.rec[:0])
 	// Acknowledge only what the log holds: Append returns once the record
@@ -220,6 +244,15 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err, 1)
 		return
 	}
+	if h.sites != nil {
+		origin := origin(r)
+		for i := range s.evs {
+			if err := h.sites.Check(s.evs[i].SiteID, origin); err != nil {
+				h.fail(w, &refusedError{at: "events[" + strconv.Itoa(i) + "]", err: err}, len(s.evs))
+				return
+			}
+		}
+	}
 	bot := h.bots.isBot(r.UserAgent())
 	// Encode every record into one buffer, then slice it: slicing while
 	// appending would leave records pointing into outgrown arrays.
@@ -242,6 +275,31 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.m.count(bot, len(s.evs))
 	writeJSON(w, http.StatusAccepted, `{"status":"queued","accepted":`+strconv.Itoa(len(s.evs))+"}\n")
 }
+
+// origin is where a browser says the request comes from: its Origin
+// header, or lacking one (older browsers on same-origin posts, sendBeacon
+// in some) its Referer; "" for a request with neither, as servers send.
+func origin(r *http.Request) string {
+	if o := r.Header.Get("Origin"); o != "" {
+		return o
+	}
+	return r.Header.Get("Referer")
+}
+
+// refusedError is an event the SiteChecker refused; it is answered 403.
+type refusedError struct {
+	at  string // "events[3]" for an event of a batch; "" otherwise
+	err error
+}
+
+func (e *refusedError) Error() string {
+	if e.at == "" {
+		return e.err.Error()
+	}
+	return e.at + ": " + e.err.Error()
+}
+
+func (e *refusedError) Unwrap() error { return e.err }
 
 // release returns s for reuse unless it grew too large to keep, first
 // dropping its references to the strings of the events it held.
@@ -295,6 +353,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf []byte) (
 func (h *Handler) fail(w http.ResponseWriter, err error, n int) {
 	var ie *invalidError
 	var tl *tooLargeError
+	var re *refusedError
 	switch {
 	case errors.As(err, &ie):
 		h.m.invalid.Inc()
@@ -302,6 +361,9 @@ func (h *Handler) fail(w http.ResponseWriter, err error, n int) {
 	case errors.As(err, &tl):
 		h.m.tooLarge.Inc()
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+	case errors.As(err, &re):
+		h.m.refused.Add(float64(n))
+		writeError(w, http.StatusForbidden, err.Error())
 	default:
 		// The log did not take the events: say so, and when to retry.
 		h.m.unavailable.Add(float64(n))

@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics counts events received, by outcome.
 type Metrics struct {
-	accepted, bot, invalid, tooLarge, unavailable prometheus.Counter
+	accepted, bot, invalid, tooLarge, unavailable, refused prometheus.Counter
 }
 
 // NewMetrics registers sitelog_events_received_total on reg; a nil reg
@@ -12,14 +12,15 @@ type Metrics struct {
 //
 // Its outcome label counts events where their number is known: accepted
 // (appended), bot (appended, sent by a crawler or headless browser, never
-// counted as a view) and unavailable (refused with 503: the log did not
-// take them). A request refused as invalid or too_large counts once,
+// counted as a view), unavailable (refused with 503: the log did not
+// take them) and refused (refused with 403 by --strict-sites: an unknown
+// site or an origin the site does not list; a batch counts whole). A request refused as invalid or too_large counts once,
 // whatever the number of events in it: a body that cannot be decoded has
 // no number of events.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	v := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sitelog_events_received_total",
-		Help: "Events received by ingest, by outcome: accepted, bot, unavailable (each an event); invalid, too_large (each a refused request).",
+		Help: "Events received by ingest, by outcome: accepted, bot, unavailable, refused (each an event); invalid, too_large (each a refused request).",
 	}, []string{"outcome"})
 	if reg != nil {
 		reg.MustRegister(v)
@@ -32,6 +33,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		invalid:     v.WithLabelValues("invalid"),
 		tooLarge:    v.WithLabelValues("too_large"),
 		unavailable: v.WithLabelValues("unavailable"),
+		refused:     v.WithLabelValues("refused"),
 	}
 }
 

@@ -2,6 +2,11 @@
 // tables. It knows only the database, through a read-only pool that main
 // opens, and reads a bounded number of indexed rollup rows per request, so a
 // report costs the same whatever the number of events behind it.
+//
+// Reports are for their owners: once any report key exists (or always,
+// with Config.RequireKeys), each needs an Authorization: Bearer header
+// with a key for its site or an admin key. Reports send no CORS headers,
+// so no other origin's page can read them with a visitor's browser.
 package report
 
 import (
@@ -48,26 +53,49 @@ type Config struct {
 	// Logger receives the errors answered with a 5xx. Nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Keys are the report keys (nil: none exist). Reports need a key as
+	// soon as one exists, or always when RequireKeys is set.
+	Keys        Keys
+	RequireKeys bool
+	// Admin, if set, serves the admin API of the sites registry (GET
+	// /api/sites, PUT and DELETE /api/sites/:id). Only requests with an
+	// admin key reach it, whatever RequireKeys says.
+	Admin http.Handler
+}
+
+// Keys finds report keys by their token; *sites.Registry is one.
+type Keys interface {
+	// HasKeys reports whether any key exists.
+	HasKeys() bool
+	// Lookup finds the key whose token is token: ok is false when none
+	// has it; an admin key reads every site, the others only site.
+	Lookup(token string) (site string, admin, ok bool)
 }
 
 // Handler serves the stats API. It is an http.Handler with its own router;
 // main may instead add its routes to a router of its own with Register.
 type Handler struct {
-	db      *sql.DB
-	timeout time.Duration
-	wrap    func(name string, h http.Handler) http.Handler
-	log     *slog.Logger
-	router  *httprouter.Router
+	db          *sql.DB
+	keys        Keys
+	requireKeys bool
+	admin       http.Handler
+	timeout     time.Duration
+	wrap        func(name string, h http.Handler) http.Handler
+	log         *slog.Logger
+	router      *httprouter.Router
 }
 
 // New returns a Handler that reads from db, a read-only pool on the rollup
 // database.
 func New(db *sql.DB, cfg Config) *Handler {
 	h := &Handler{
-		db:      db,
-		timeout: cfg.QueryTimeout,
-		wrap:    cfg.Wrap,
-		log:     cfg.Logger,
+		db:          db,
+		keys:        cfg.Keys,
+		requireKeys: cfg.RequireKeys,
+		admin:       cfg.Admin,
+		timeout:     cfg.QueryTimeout,
+		wrap:        cfg.Wrap,
+		log:         cfg.Logger,
 	}
 	if h.timeout <= 0 {
 		h.timeout = DefaultQueryTimeout
@@ -83,13 +111,20 @@ func New(db *sql.DB, cfg Config) *Handler {
 	return h
 }
 
-// Register adds the report's routes to r: GET /stats and GET /stats/events.
-// It also makes r answer unknown routes (404) and wrong methods (405) with
-// JSON errors, as every error on the report address is JSON; routes that
-// main adds afterwards (/metrics, /healthz, /readyz) are unaffected.
+// Register adds the report's routes to r: GET /stats and GET /stats/events
+// behind the key check, and the admin API if Config has one. It also makes
+// r answer unknown routes (404) and wrong methods (405) with JSON errors, as
+// every error on the report address is JSON; routes that main adds
+// afterwards (/metrics, /healthz, /readyz) are unaffected and stay open.
 func (h *Handler) Register(r *httprouter.Router) {
-	r.Handler(http.MethodGet, "/stats", h.wrap("stats", http.HandlerFunc(h.serveStats)))
-	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", http.HandlerFunc(h.serveEvents)))
+	r.Handler(http.MethodGet, "/stats", h.wrap("stats", h.authenticated(http.HandlerFunc(h.serveStats))))
+	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", h.authenticated(http.HandlerFunc(h.serveEvents))))
+	if h.admin != nil {
+		admin := h.wrap("admin_sites", h.adminOnly(h.admin))
+		r.Handler(http.MethodGet, "/api/sites", admin)
+		r.Handler(http.MethodPut, "/api/sites/:id", admin)
+		r.Handler(http.MethodDelete, "/api/sites/:id", admin)
+	}
 	r.NotFound = http.HandlerFunc(h.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(h.methodNotAllowed)
 }
@@ -101,6 +136,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serveStats(w http.ResponseWriter, r *http.Request) {
 	s, err := parseScope(r.URL.RawQuery)
+	if err == nil {
+		err = allowSite(r, s.site)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -117,6 +155,9 @@ func (h *Handler) serveStats(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	s, err := parseScope(r.URL.RawQuery)
+	if err == nil {
+		err = allowSite(r, s.site)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -164,6 +205,16 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &pe):
 		writeError(w, http.StatusBadRequest, pe.Error())
+	case errors.Is(err, errNoKey), errors.Is(err, errBadKey):
+		// RFC 6750: say which scheme to use, and whether the one sent was bad.
+		challenge := `Bearer realm="sitelog"`
+		if errors.Is(err, errBadKey) {
+			challenge += `, error="invalid_token"`
+		}
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeError(w, http.StatusUnauthorized, err.Error())
+	case errors.Is(err, errForbidden):
+		writeError(w, http.StatusForbidden, err.Error())
 	case errors.Is(err, errNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, errMethod):

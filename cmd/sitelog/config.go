@@ -38,8 +38,14 @@ type config struct {
 	SegmentMB    int
 	// CrashAt is a crash point of the log, from SITELOG_TEST_CRASH_AT:
 	// for crash tests only, so it has no flag.
-	CrashAt         string
-	PathsPerDay     int
+	CrashAt     string
+	PathsPerDay int
+	// StrictSites refuses events for sites not in the registry, or from
+	// origins the site does not list.
+	StrictSites bool
+	// RequireKeys makes every report need a key even before one exists
+	// (--report-auth=required); otherwise keys are needed once one exists.
+	RequireKeys     bool
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	PprofAddr       string
@@ -59,7 +65,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		}
 		return def
 	}
-	var fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level string
+	var fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level, strict, reportAuth string
 	fs.StringVar(&cfg.DataDir, "data-dir", env("SITELOG_DATA_DIR", "./data"), "directory for the log (wal/) and the database (sitelog.db) [SITELOG_DATA_DIR]")
 	if m.ingests() {
 		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event and /events [SITELOG_INGEST_ADDR]")
@@ -69,9 +75,15 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		fs.StringVar(&minFree, "min-free-mb", env("SITELOG_MIN_FREE_MB", "100"), "free disk space (MiB) kept on the log's file system: below it ingest answers 503 until space returns; 0 for none [SITELOG_MIN_FREE_MB]")
 		fs.StringVar(&segment, "segment-mb", env("SITELOG_SEGMENT_MB", "20"), "size (MiB) of a log segment file; applied segments are deleted whole [SITELOG_SEGMENT_MB]")
 		fs.StringVar(&paths, "paths-per-day", env("SITELOG_PATHS_PER_DAY", "10000"), "distinct paths kept per site and day; further new paths count under (other) [SITELOG_PATHS_PER_DAY]")
+		strict = env("SITELOG_STRICT_SITES", "false")
+		fs.BoolFunc("strict-sites", "refuse (403) events for sites not in the registry (sitelog sites add), or whose Origin/Referer is not one of the site's hostnames [SITELOG_STRICT_SITES, default false]", func(v string) error {
+			strict = v
+			return nil
+		})
 	}
 	if m.reports() {
 		fs.StringVar(&cfg.ReportAddr, "report-addr", env("SITELOG_REPORT_ADDR", ":3002"), "address for reports and the dashboard [SITELOG_REPORT_ADDR]")
+		fs.StringVar(&reportAuth, "report-auth", env("SITELOG_REPORT_AUTH", "auto"), "auto: reports need a key (Authorization: Bearer) once any key exists; required: always [SITELOG_REPORT_AUTH]")
 	}
 	fs.StringVar(&shutdown, "shutdown-timeout", env("SITELOG_SHUTDOWN_TIMEOUT", "5s"), "how long SIGTERM waits for requests in flight and the worker [SITELOG_SHUTDOWN_TIMEOUT]")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", env("SITELOG_PPROF_ADDR", ""), "loopback address (such as 127.0.0.1:6060) to serve net/http/pprof on; off when empty [SITELOG_PPROF_ADDR]")
@@ -105,6 +117,18 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		cfg.CrashAt = getenv("SITELOG_TEST_CRASH_AT")
 		if cfg.PathsPerDay, err = strconv.Atoi(paths); err != nil || cfg.PathsPerDay < 1 {
 			return cfg, fmt.Errorf("--paths-per-day %q: must be a whole number of at least 1", paths)
+		}
+		if cfg.StrictSites, err = strconv.ParseBool(strict); err != nil {
+			return cfg, fmt.Errorf("--strict-sites %q: must be true or false", strict)
+		}
+	}
+	if m.reports() {
+		switch reportAuth {
+		case "auto":
+		case "required":
+			cfg.RequireKeys = true
+		default:
+			return cfg, fmt.Errorf("--report-auth %q: must be auto or required", reportAuth)
 		}
 	}
 	if cfg.ShutdownTimeout, err = time.ParseDuration(shutdown); err != nil || cfg.ShutdownTimeout <= 0 {

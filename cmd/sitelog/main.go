@@ -6,6 +6,8 @@
 //	sitelog ingest   ingest and worker only
 //	sitelog report   reports and dashboard, read-only, beside an ingest process
 //	sitelog load     drive a running server with a seeded workload and measure it
+//	sitelog sites    the sites registry: add, list, remove
+//	sitelog keys     report keys: create, list, revoke
 //	sitelog version  print the version
 package main
 
@@ -39,6 +41,8 @@ commands:
   ingest   run ingest and the rollup worker only
   report   serve reports and the dashboard read-only from the data directory
   backup   write a consistent copy of the database while the server runs
+  sites    the sites registry: add, list, remove
+  keys     report keys: create, list, revoke
   version  print the version
 
 Run 'sitelog <command> -h' for the flags of a command.
@@ -60,6 +64,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return 0
 	case "backup":
 		return runBackup(ctx, args[1:], getenv, stdout, stderr)
+	case "sites":
+		return runSites(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], getenv, stdout, stderr)
 	}
 	var m mode
 	switch args[0] {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"sitelog/metrics"
 	"sitelog/report"
 	"sitelog/rollup"
+	"sitelog/sites"
 	"sitelog/wal"
 )
 
@@ -34,11 +36,11 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// serve opens the parts in order (database, log, worker, listeners), runs
-// until ctx is done, then stops them in reverse: listeners first, so every
-// request in flight is answered; then the worker, after it has applied what
-// the log holds or the shutdown timeout passed; then the log, then the
-// database.
+// serve opens the parts in order (database, log, worker, sites registry,
+// listeners), runs until ctx is done, then stops them in reverse: listeners
+// first, so every request in flight is answered; then the registry's
+// polling; then the worker, after it has applied what the log holds or the
+// shutdown timeout passed; then the log, then the database.
 func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	reg := metrics.NewRegistry()
 	httpm := metrics.NewHTTP(reg)
@@ -109,6 +111,28 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		}})
 	}
 
+	// The sites registry and the report keys, read through a read-only
+	// pool (which reports share) and re-read within a second of a change
+	// that the sites and keys commands or the admin API make.
+	readers, err := rollup.OpenReadOnly(dbPath)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, closer{"read-only database pool", readers.Close})
+	registry, err := sites.Load(ctx, readers, sites.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	registryCtx, stopRegistry := context.WithCancel(context.Background())
+	defer stopRegistry()
+	var registryDone sync.WaitGroup
+	registryDone.Go(func() { registry.Run(registryCtx) })
+	closers = append(closers, closer{"sites registry", func() error {
+		stopRegistry()
+		registryDone.Wait()
+		return nil
+	}})
+
 	var servers []*http.Server
 	var names []string // of servers, for the log
 	if cfg.Mode.ingests() {
@@ -121,18 +145,25 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			}
 			return nil
 		})
-		ingest.New(ingest.Config{Logger: logger, Wrap: httpm.Wrap}, log, ingest.NewMetrics(reg)).Register(r)
+		var checker ingest.SiteChecker // nil: events for any site, from anywhere
+		if cfg.StrictSites {
+			checker = registry
+		}
+		ingest.New(ingest.Config{Logger: logger, Wrap: httpm.Wrap, Sites: checker}, log, ingest.NewMetrics(reg)).Register(r)
 		servers = append(servers, newServer(ctx, cfg.IngestAddr, r))
 		names = append(names, "ingest")
 	}
 	if cfg.Mode.reports() {
-		readers, err := rollup.OpenReadOnly(dbPath)
-		if err != nil {
-			return err
-		}
-		closers = append(closers, closer{"report database pool", readers.Close})
+		admin := sites.NewAPI(registry, func() (*sql.DB, error) { return rollup.OpenAdmin(dbPath) }, logger)
+		closers = append(closers, closer{"admin API database", admin.Close})
 		r := newRouter(reg, httpm, func() error { return readers.PingContext(ctx) })
-		report.New(readers, report.Config{Logger: logger, Wrap: httpm.Wrap}).Register(r)
+		report.New(readers, report.Config{
+			Logger:      logger,
+			Wrap:        httpm.Wrap,
+			Keys:        registry,
+			RequireKeys: cfg.RequireKeys,
+			Admin:       admin,
+		}).Register(r)
 		servers = append(servers, newServer(ctx, cfg.ReportAddr, r))
 		names = append(names, "report")
 	}

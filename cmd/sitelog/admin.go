@@ -1,0 +1,380 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	// The time zone database, compiled in: a site's time zone is accepted,
+	// and means the same, on every host, whether or not it has zoneinfo
+	// files (minimal containers do not).
+	_ "time/tzdata"
+
+	"sitelog/rollup"
+	"sitelog/sites"
+)
+
+const sitesUsage = `usage: sitelog sites <command> [flags]
+
+  sitelog sites add ID [--hostnames a.com,www.a.com] [--tz Europe/Berlin]
+        register a site; for a registered one, replace what the flags give
+  sitelog sites list [--json]
+  sitelog sites remove ID
+
+The registry says which sites exist, which hosts a browser may send their
+events from (with --strict-sites), and each site's time zone. Changes reach
+a running server within a second. Every command takes --data-dir
+[SITELOG_DATA_DIR, default ./data].
+`
+
+const keysUsage = `usage: sitelog keys <command> [flags]
+
+  sitelog keys create --site ID [--label L]   a key that reads one site's reports
+  sitelog keys create --admin [--label L]     a key that reads every site and may use the admin API
+  sitelog keys list [--json]
+  sitelog keys revoke KEY-ID
+
+create prints the key's token once; only its SHA-256 is stored. Once any key
+exists, reports need "Authorization: Bearer <token>". Changes reach a running
+server within a second. Every command takes --data-dir [SITELOG_DATA_DIR,
+default ./data].
+`
+
+// adminCmd is one sites or keys command: its flags, output and database.
+type adminCmd struct {
+	name           string // "sites add", for messages
+	fs             *flag.FlagSet
+	dataDir        string
+	stdout, stderr io.Writer
+}
+
+func newAdminCmd(name, usage string, getenv func(string) string, stdout, stderr io.Writer) *adminCmd {
+	c := &adminCmd{name: name, fs: flag.NewFlagSet("sitelog "+name, flag.ContinueOnError), stdout: stdout, stderr: stderr}
+	c.fs.SetOutput(stderr)
+	c.fs.Usage = func() {
+		fmt.Fprint(stderr, usage+"\nflags of "+name+":\n")
+		c.fs.PrintDefaults()
+	}
+	dataDir := getenv("SITELOG_DATA_DIR")
+	if dataDir == "" {
+		dataDir = "./data"
+	}
+	c.fs.StringVar(&c.dataDir, "data-dir", dataDir, "directory holding sitelog.db [SITELOG_DATA_DIR]")
+	return c
+}
+
+// parse parses args, which may put flags after positional arguments
+// ("sites add ID --tz UTC"), and returns the positional ones, of which it
+// requires exactly want. The code is that of run: 0 for help, 2 for a
+// mistake; ok is false when the command must end with it.
+func (c *adminCmd) parse(args []string, want int, what string) (pos []string, code int, ok bool) {
+	for {
+		if err := c.fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, 0, false
+			}
+			return nil, 2, false
+		}
+		if c.fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, c.fs.Arg(0))
+		args = c.fs.Args()[1:]
+	}
+	if len(pos) != want {
+		if want == 0 {
+			fmt.Fprintf(c.stderr, "sitelog %s: unexpected arguments %q\n", c.name, pos)
+		} else {
+			fmt.Fprintf(c.stderr, "sitelog %s: give %s\n", c.name, what)
+		}
+		return nil, 2, false
+	}
+	return pos, 0, true
+}
+
+// open opens the data directory's database for writing beside a server
+// that may be running on it.
+func (c *adminCmd) open() (*sites.Store, *sql.DB, error) {
+	db, err := rollup.OpenAdmin(filepath.Join(c.dataDir, "sitelog.db"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return sites.NewStore(db, sites.StoreOptions{}), db, nil
+}
+
+// failed reports err and returns the exit code: 2 for a value the user
+// must fix, 1 otherwise.
+func (c *adminCmd) failed(err error) int {
+	fmt.Fprintf(c.stderr, "sitelog %s: %v\n", c.name, err)
+	var ie *sites.InvalidError
+	if errors.As(err, &ie) {
+		return 2
+	}
+	return 1
+}
+
+// runSites is the sites command.
+func runSites(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, sitesUsage)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, sitesUsage)
+		return 0
+	case "add":
+		return sitesAdd(ctx, newAdminCmd("sites add", sitesUsage, getenv, stdout, stderr), args[1:])
+	case "list":
+		return sitesList(ctx, newAdminCmd("sites list", sitesUsage, getenv, stdout, stderr), args[1:])
+	case "remove":
+		return sitesRemove(ctx, newAdminCmd("sites remove", sitesUsage, getenv, stdout, stderr), args[1:])
+	}
+	fmt.Fprintf(stderr, "sitelog sites: unknown command %q\n\n%s", args[0], sitesUsage)
+	return 2
+}
+
+func sitesAdd(ctx context.Context, c *adminCmd, args []string) int {
+	var hostnames, zone string
+	c.fs.StringVar(&hostnames, "hostnames", "", "comma-separated hosts the site's pages are served from (example.com,*.example.com); the host of a browser's Origin must be one of them")
+	c.fs.StringVar(&zone, "tz", "", "IANA time zone of the site, such as Europe/Berlin (default UTC)")
+	pos, code, ok := c.parse(args, 1, "one site ID")
+	if !ok {
+		return code
+	}
+	given := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	store, db, err := c.open()
+	if err != nil {
+		return c.failed(err)
+	}
+	defer db.Close()
+
+	// For a registered site, what the flags do not give stays as it is.
+	hosts := splitList(hostnames)
+	snap, err := store.Snapshot(ctx)
+	if err != nil {
+		return c.failed(err)
+	}
+	if old, ok := snap.Site(pos[0]); ok {
+		if !given["hostnames"] {
+			hosts = old.Hostnames
+		}
+		if !given["tz"] {
+			zone = old.TimeZone
+		}
+	}
+	site, created, err := store.PutSite(ctx, pos[0], hosts, zone)
+	if err != nil {
+		return c.failed(err)
+	}
+	verb := "updated"
+	if created {
+		verb = "added"
+	}
+	fmt.Fprintf(c.stdout, "%s site %s: hostnames %s, time zone %s\n", verb, site.ID, hostList(site.Hostnames), site.TimeZone)
+	return 0
+}
+
+func sitesList(ctx context.Context, c *adminCmd, args []string) int {
+	var asJSON bool
+	c.fs.BoolVar(&asJSON, "json", false, "print a JSON array")
+	if _, code, ok := c.parse(args, 0, ""); !ok {
+		return code
+	}
+	store, db, err := c.open()
+	if err != nil {
+		return c.failed(err)
+	}
+	defer db.Close()
+	snap, err := store.Snapshot(ctx)
+	if err != nil {
+		return c.failed(err)
+	}
+	list := snap.Sites()
+	if asJSON {
+		return c.printJSON(list)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tHOSTNAMES\tTIME ZONE")
+	for _, s := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", s.ID, hostList(s.Hostnames), s.TimeZone)
+	}
+	return c.flush(tw)
+}
+
+func sitesRemove(ctx context.Context, c *adminCmd, args []string) int {
+	pos, code, ok := c.parse(args, 1, "one site ID")
+	if !ok {
+		return code
+	}
+	store, db, err := c.open()
+	if err != nil {
+		return c.failed(err)
+	}
+	defer db.Close()
+	if err := store.RemoveSite(ctx, pos[0]); err != nil {
+		return c.failed(err)
+	}
+	fmt.Fprintf(c.stdout, "removed site %s (its events and reports stay)\n", pos[0])
+	return 0
+}
+
+// runKeys is the keys command.
+func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, keysUsage)
+		return 2
+	}
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, keysUsage)
+		return 0
+	case "create":
+		return keysCreate(ctx, newAdminCmd("keys create", keysUsage, getenv, stdout, stderr), args[1:])
+	case "list":
+		return keysList(ctx, newAdminCmd("keys list", keysUsage, getenv, stdout, stderr), args[1:])
+	case "revoke":
+		return keysRevoke(ctx, newAdminCmd("keys revoke", keysUsage, getenv, stdout, stderr), args[1:])
+	}
+	fmt.Fprintf(stderr, "sitelog keys: unknown command %q\n\n%s", args[0], keysUsage)
+	return 2
+}
+
+func keysCreate(ctx context.Context, c *adminCmd, args []string) int {
+	var site, label string
+	var admin bool
+	c.fs.StringVar(&site, "site", "", "the site whose reports the key reads")
+	c.fs.BoolVar(&admin, "admin", false, "a key for every site and the admin API")
+	c.fs.StringVar(&label, "label", "", "a note to tell keys apart in sitelog keys list")
+	if _, code, ok := c.parse(args, 0, ""); !ok {
+		return code
+	}
+	if (site == "") == !admin {
+		fmt.Fprintf(c.stderr, "sitelog %s: give --site ID or --admin\n", c.name)
+		return 2
+	}
+	store, db, err := c.open()
+	if err != nil {
+		return c.failed(err)
+	}
+	defer db.Close()
+	var key sites.Key
+	var token string
+	if admin {
+		key, token, err = store.CreateAdminKey(ctx, label)
+	} else {
+		key, token, err = store.CreateSiteKey(ctx, site, label)
+	}
+	if err != nil {
+		return c.failed(err)
+	}
+	// The token alone on stdout, so that TOKEN=$(sitelog keys create ...)
+	// works; the rest on stderr.
+	fmt.Fprintln(c.stdout, token)
+	fmt.Fprintf(c.stderr, "created key %d (%s); its token is shown only this once: keep it somewhere safe\n", key.ID, key.Scope())
+	return 0
+}
+
+func keysList(ctx context.Context, c *adminCmd, args []string) int {
+	var asJSON bool
+	c.fs.BoolVar(&asJSON, "json", false, "print a JSON array")
+	if _, code, ok := c.parse(args, 0, ""); !ok {
+		return code
+	}
+	store, db, err := c.open()
+	if err != nil {
+		return c.failed(err)
+	}
+	defer db.Close()
+	snap, err := store.Snapshot(ctx)
+	if err != nil {
+		return c.failed(err)
+	}
+	keys := snap.Keys()
+	if asJSON {
+		type row struct {
+			ID      int64     `json:"id"`
+			Scope   string    `json:"scope"`
+			Label   string    `json:"label"`
+			Created time.Time `json:"created"`
+		}
+		rows := make([]row, len(keys))
+		for i, k := range keys {
+			rows[i] = row{k.ID, k.Scope(), k.Label, k.Created}
+		}
+		return c.printJSON(rows)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSCOPE\tLABEL\tCREATED")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", k.ID, k.Scope(), k.Label, k.Created.Format(time.RFC3339))
+	}
+	return c.flush(tw)
+}
+
+func keysRevoke(ctx context.Context, c *adminCmd, args []string) int {
+	pos, code, ok := c.parse(args, 1, "one key ID (from sitelog keys list)")
+	if !ok {
+		return code
+	}
+	id, err := strconv.ParseInt(pos[0], 10, 64)
+	if err != nil || id < 1 {
+		fmt.Fprintf(c.stderr, "sitelog %s: %q is not a key ID (from sitelog keys list)\n", c.name, pos[0])
+		return 2
+	}
+	store, db, err := c.open()
+	if err != nil {
+		return c.failed(err)
+	}
+	defer db.Close()
+	if err := store.RevokeKey(ctx, id); err != nil {
+		return c.failed(err)
+	}
+	fmt.Fprintf(c.stdout, "revoked key %d\n", id)
+	return 0
+}
+
+func (c *adminCmd) printJSON(v any) int {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return c.failed(err)
+	}
+	return 0
+}
+
+func (c *adminCmd) flush(tw *tabwriter.Writer) int {
+	if err := tw.Flush(); err != nil {
+		return c.failed(err)
+	}
+	return 0
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for item := range strings.SplitSeq(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// hostList shows a site's host names in one column.
+func hostList(hosts []string) string {
+	if len(hosts) == 0 {
+		return "-"
+	}
+	return strings.Join(hosts, ",")
+}

@@ -1,0 +1,23 @@
+package sites
+
+// Every statement of the package, in one place: the SQL depends on the
+// dialect (ON CONFLICT, RETURNING), and a PostgreSQL backend will follow.
+// The tables are created by rollup's migration 0002_access.sql.
+const (
+	sqlVersion = `SELECT version FROM registry_version WHERE id = 1`
+
+	sqlSites     = `SELECT site_id, time_zone FROM site_registry ORDER BY site_id`
+	sqlHostnames = `SELECT site_id, hostname FROM site_hostnames ORDER BY site_id, hostname`
+	sqlKeys      = `SELECT id, site_id, label, hash, created_at FROM report_keys ORDER BY id`
+
+	sqlSiteExists = `SELECT count(*) FROM site_registry WHERE site_id = ?`
+	sqlUpsertSite = `INSERT INTO site_registry (site_id, time_zone, created_at, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (site_id) DO UPDATE SET time_zone = excluded.time_zone, updated_at = excluded.updated_at`
+	sqlClearHostnames = `DELETE FROM site_hostnames WHERE site_id = ?`
+	sqlInsertHostname = `INSERT INTO site_hostnames (site_id, hostname) VALUES (?, ?)`
+	// The site's host names go with it: ON DELETE CASCADE.
+	sqlDeleteSite = `DELETE FROM site_registry WHERE site_id = ?`
+
+	sqlInsertKey = `INSERT INTO report_keys (site_id, label, hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`
+	sqlDeleteKey = `DELETE FROM report_keys WHERE id = ?`
+)
