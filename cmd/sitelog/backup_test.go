@@ -32,7 +32,6 @@ func TestBackupAndRestore(t *testing.T) {
 	acked := <-result
 	srv.stop(t)
 
-
 	// Alone in a new data directory: a consistent database on its own.
 	fresh := t.TempDir()
 	copyFile(t, copyPath, filepath.Join(fresh, "sitelog.db"))

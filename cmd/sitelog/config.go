@@ -35,7 +35,9 @@ type config struct {
 	MaxBacklog   uint64
 	MaxBacklogMB uint64
 	MinFreeMB    uint64
-	SegmentMB    int
+	// SegmentBytes is --segment-mb in bytes, or SITELOG_TEST_SEGMENT_BYTES:
+	// crash tests need segments far smaller than a flag should allow.
+	SegmentBytes int
 	// CrashAt is a crash point of the log, from SITELOG_TEST_CRASH_AT:
 	// for crash tests only, so it has no flag.
 	CrashAt     string
@@ -111,8 +113,15 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		if cfg.MinFreeMB, err = strconv.ParseUint(minFree, 10, 64); err != nil {
 			return cfg, fmt.Errorf("--min-free-mb %q: must be a whole number", minFree)
 		}
-		if cfg.SegmentMB, err = strconv.Atoi(segment); err != nil || cfg.SegmentMB < 1 || cfg.SegmentMB > 1024 {
+		mb, err := strconv.Atoi(segment)
+		if err != nil || mb < 1 || mb > 1024 {
 			return cfg, fmt.Errorf("--segment-mb %q: must be a whole number from 1 to 1024", segment)
+		}
+		cfg.SegmentBytes = mb << 20
+		if v := getenv("SITELOG_TEST_SEGMENT_BYTES"); v != "" {
+			if cfg.SegmentBytes, err = strconv.Atoi(v); err != nil || cfg.SegmentBytes < 1 {
+				return cfg, fmt.Errorf("SITELOG_TEST_SEGMENT_BYTES %q: must be a whole number", v)
+			}
 		}
 		cfg.CrashAt = getenv("SITELOG_TEST_CRASH_AT")
 		if cfg.PathsPerDay, err = strconv.Atoi(paths); err != nil || cfg.PathsPerDay < 1 {

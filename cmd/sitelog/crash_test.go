@@ -26,17 +26,19 @@ func TestCrashPoints(t *testing.T) {
 	}{
 		{wal.CrashAfterWrite, func() int { return 200 + rand.IntN(2000) }},
 		{wal.CrashAfterFsync, func() int { return 200 + rand.IntN(2000) }},
-		{wal.CrashAtRotation, func() int { return 1 + rand.IntN(2) }},
+		{wal.CrashAtRotation, func() int { return 1 + rand.IntN(10) }},
 		{wal.CrashAfterDBCommit, func() int { return 20 + rand.IntN(100) }},
-		{wal.CrashBeforeTruncate, func() int { return 1 }},
-		{wal.CrashMidTruncate, func() int { return 1 }},
+		{wal.CrashBeforeTruncate, func() int { return 1 + rand.IntN(5) }},
+		{wal.CrashMidTruncate, func() int { return 1 + rand.IntN(5) }},
 	}
 	for _, p := range points {
 		for trial := range trials {
 			t.Run(fmt.Sprintf("%s-%d", p.name, trial), func(t *testing.T) {
 				dir := t.TempDir()
 				crashAt := fmt.Sprintf("SITELOG_TEST_CRASH_AT=%s:%d", p.name, p.count())
-				srv := startChildEnv(t, dir, []string{crashAt}, "--segment-mb", "1")
+				// 64 KiB segments: rotation and truncation within a second.
+				segment := "SITELOG_TEST_SEGMENT_BYTES=65536"
+				srv := startChildEnv(t, dir, []string{crashAt, segment})
 				stop := make(chan struct{})
 				result := make(chan []string)
 				go func() { result <- load(t, srv.ingest, 8, stop) }()
@@ -58,7 +60,7 @@ func TestCrashPoints(t *testing.T) {
 					}
 				}
 				start := time.Now()
-				srv = startChild(t, dir, "--segment-mb", "1")
+				srv = startChildEnv(t, dir, []string{segment})
 				ready := time.Since(start)
 				waitApplied(t, srv.ingest)
 				srv.stop(t)

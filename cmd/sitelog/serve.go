@@ -79,7 +79,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			MaxBacklog:      cfg.MaxBacklog,
 			MaxBacklogBytes: cfg.MaxBacklogMB << 20,
 			MinFreeBytes:    cfg.MinFreeMB << 20,
-			SegmentSize:     cfg.SegmentMB << 20,
+			SegmentSize:     cfg.SegmentBytes,
 			CrashAt:         cfg.CrashAt,
 			Logger:          logger,
 			Metrics:         wal.NewMetrics(reg),
