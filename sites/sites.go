@@ -343,7 +343,7 @@ func hostOf(origin string) (host string, ok bool) {
 // "host:port".
 func splitOrigin(origin string) (scheme, hostport string, ok bool) {
 	i := strings.Index(origin, "://")
-	if i <= 0 {
+	if i <= 0 || !validScheme(origin[:i]) {
 		return "", "", false // "null" (sandboxed frames, file: pages) or garbage
 	}
 	scheme, rest := origin[:i+len("://")], origin[i+len("://"):]
@@ -354,6 +354,22 @@ func splitOrigin(origin string) (scheme, hostport string, ok bool) {
 		rest = rest[at+1:]
 	}
 	return scheme, rest, true
+}
+
+// validScheme reports whether s is a URL scheme (RFC 3986: a letter, then
+// letters, digits, "+", "-" or "."), so that "#://example.com" is not read
+// as naming example.com.
+func validScheme(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20 // lower-case letters; digits and +-. keep their meaning below
+		switch {
+		case 'a' <= c && c <= 'z':
+		case i > 0 && ('0' <= s[i] && s[i] <= '9' || s[i] == '+' || s[i] == '-' || s[i] == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // shownOrigin is the origin to name in an error: scheme and host without
