@@ -41,6 +41,11 @@ func (s *Store) Apply(ctx context.Context, identity string, entries []wal.Entry)
 		return ErrClosed
 	}
 	if err := s.apply(ctx, identity, entries); err != nil {
+		// A failed commit may still be on disk (an fsync that failed after
+		// the write), so the paths of days are read again rather than
+		// trusted. The known visitors stay: a row that may or may not be
+		// stored was never added to them.
+		s.known.forgetDays(0)
 		return fmt.Errorf("rollup: apply: %w", err)
 	}
 	return nil
@@ -100,6 +105,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 	if err := tx.Commit(); err != nil {
 		return err
 	}
+	s.known.remember(b)
 	s.m.applied(len(entries), time.Since(start))
 	s.maybeCheckpoint(ctx)
 	return nil
@@ -124,14 +130,28 @@ func (s *Store) logRow(ctx context.Context, tx *sql.Tx, identity string) (id int
 // row locks in the same order cannot deadlock (SQLite has one writer, but
 // a PostgreSQL backend shared by several ingest nodes will not).
 func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
-	if err := s.st.events.exec(ctx, tx, b.events); err != nil {
+	// The paths that the batch's days had before it, read before anything
+	// is written; the Store holds them for days it applied to lately.
+	if err := s.readDays(ctx, tx, b); err != nil {
+		return fmt.Errorf("paths: %w", err)
+	}
+	// Finding the visitors that the Store does not know yet and capping
+	// the paths are work on maps alone, done on another core while SQLite
+	// inserts the raw events.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.newDailyUsers = unknownKeys(b.newDailyUsers[:0], b.dailyUsers, s.known.dailyUsers)
+		b.newSiteUsers = unknownKeys(b.newSiteUsers[:0], b.siteUsers, s.known.siteUsers)
+		s.capPaths(b)
+	}()
+	err := s.st.events.exec(ctx, tx, b.events)
+	<-done
+	if err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
 	if err := s.addUsers(ctx, tx, b); err != nil {
 		return fmt.Errorf("users: %w", err)
-	}
-	if err := s.capPaths(ctx, tx, b); err != nil {
-		return fmt.Errorf("paths: %w", err)
 	}
 
 	args := b.args[:0]
@@ -183,10 +203,12 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 }
 
 // addUsers inserts the batch's visitors into the daily and all-time
-// visitor sets and adds the ones that were new to the user counts.
+// visitor sets and adds the ones that were new to the user counts. The
+// visitors that the Store knows to be in a set already are left out: most
+// visitors return, and each would cost an insert that finds its row.
 func (s *Store) addUsers(ctx context.Context, tx *sql.Tx, b *batch) error {
 	args := b.args[:0]
-	for _, k := range sortedKeys(b.dailyUsers) {
+	for _, k := range b.newDailyUsers {
 		args = append(args, k.site, k.day, k.user)
 	}
 	var k dayKey
@@ -194,16 +216,14 @@ func (s *Store) addUsers(ctx context.Context, tx *sql.Tx, b *batch) error {
 		if err := r.Scan(&k.site, &k.day); err != nil {
 			return err
 		}
-		c := b.daily[k]
-		c.users++
-		b.daily[k] = c
+		b.daily[k].users++
 		return nil
 	})
 	if err != nil {
 		return err
 	}
 	args = args[:0]
-	for _, k := range sortedKeys(b.siteUsers) {
+	for _, k := range b.newSiteUsers {
 		args = append(args, k.site, k.user)
 	}
 	var site siteKey
@@ -211,45 +231,50 @@ func (s *Store) addUsers(ctx context.Context, tx *sql.Tx, b *batch) error {
 		if err := r.Scan(&site.site); err != nil {
 			return err
 		}
-		c := b.sites[site]
-		c.users++
-		b.sites[site] = c
+		b.sites[site].users++
 		return nil
 	})
 	b.args = args
 	return err
 }
 
+// readDays finds what the Store knows of each day with page views in the
+// batch, reading the paths of a day it does not hold.
+func (s *Store) readDays(ctx context.Context, tx *sql.Tx, b *batch) error {
+	var stmt *sql.Stmt
+	for k, c := range b.daily {
+		if c.views == 0 {
+			continue
+		}
+		if stmt == nil {
+			stmt = tx.StmtContext(ctx, s.st.dailyPathsOf)
+		}
+		m, err := s.known.day(ctx, stmt, k)
+		if err != nil {
+			return err
+		}
+		b.days[k] = &dayPaths{stored: m, known: make(map[string]bool)}
+	}
+	return nil
+}
+
 // capPaths counts the batch's page views per path, under OtherPath for a
 // new path of a day that already has PathsPerDay paths. New paths are
 // admitted in the order of their first page view in the log, so the paths
 // that make it under the cap do not depend on how the log was cut into
-// batches.
-func (s *Store) capPaths(ctx context.Context, tx *sql.Tx, b *batch) error {
-	count := tx.StmtContext(ctx, s.st.dailyPathCount)
-	exists := tx.StmtContext(ctx, s.st.dailyPathExists)
+// batches. It needs no lookup: readDays found every path of each day.
+func (s *Store) capPaths(b *batch) {
 	for _, pv := range b.pageViews {
 		k := dayKey{pv.site, pv.day}
 		d := b.days[k]
-		if d == nil {
-			d = &dayPaths{known: make(map[string]bool)}
-			err := count.QueryRowContext(ctx, k.site, k.day).Scan(&d.stored)
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return err
-			}
-			b.days[k] = d
-		}
 		path := pv.path
 		admitted, seen := d.known[path]
 		if !seen {
-			stored, err := d.isStored(ctx, exists, k, path)
-			if err != nil {
-				return err
-			}
+			_, stored := d.stored.paths[path]
 			switch {
 			case stored || path == OtherPath:
 				admitted = true
-			case d.stored+d.added < int64(s.opts.PathsPerDay):
+			case len(d.stored.paths)+d.added < s.opts.PathsPerDay:
 				admitted = true
 				d.added++
 			}
@@ -262,32 +287,15 @@ func (s *Store) capPaths(ctx context.Context, tx *sql.Tx, b *batch) error {
 		b.sitePaths[sitePathKey{k.site, path}]++
 	}
 	for k, d := range b.days {
-		c := b.daily[k]
-		c.paths += d.added
-		b.daily[k] = c
+		b.daily[k].paths += int64(d.added)
 	}
-	return nil
 }
 
 // dayPaths is what capPaths knows of one site and day.
 type dayPaths struct {
-	stored int64           // daily.paths before the batch
-	added  int64           // new paths admitted by the batch
+	stored *dayMemo        // every path committed before the batch
+	added  int             // new paths admitted by the batch
 	known  map[string]bool // path → admitted, for paths seen in the batch
-}
-
-// isStored reports whether daily_paths has path. A day that stores no
-// paths yet needs no lookup.
-func (d *dayPaths) isStored(ctx context.Context, exists *sql.Stmt, k dayKey, path string) (bool, error) {
-	if d.stored == 0 {
-		return false, nil
-	}
-	var one int
-	err := exists.QueryRowContext(ctx, k.site, k.day, path).Scan(&one)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 // batch collects the raw events and rollup deltas of one Apply. Its maps
@@ -296,24 +304,29 @@ type batch struct {
 	events     []any // raw event rows, as arguments of the insert
 	args       []any // scratch for the upserts
 	pageViews  []dayPathKey
-	daily      map[dayKey]dayCounts
+	daily      map[dayKey]*dayCounts
 	dailyTypes map[dayTypeKey]int64
 	dailyUsers map[dayUserKey]struct{}
 	dailyPaths map[dayPathKey]int64
-	sites      map[siteKey]siteCounts
+	sites      map[siteKey]*siteCounts
 	siteTypes  map[siteTypeKey]int64
 	siteUsers  map[siteUserKey]struct{}
 	sitePaths  map[sitePathKey]int64
-	days       map[dayKey]*dayPaths
+	days       map[dayKey]*dayPaths // the days with page views
+
+	// The visitors that the Store did not know to be in their sets: the
+	// batch inserts these, and counts those that were new.
+	newDailyUsers []dayUserKey
+	newSiteUsers  []siteUserKey
 }
 
 func newBatch() *batch {
 	return &batch{
-		daily:      make(map[dayKey]dayCounts),
+		daily:      make(map[dayKey]*dayCounts),
 		dailyTypes: make(map[dayTypeKey]int64),
 		dailyUsers: make(map[dayUserKey]struct{}),
 		dailyPaths: make(map[dayPathKey]int64),
-		sites:      make(map[siteKey]siteCounts),
+		sites:      make(map[siteKey]*siteCounts),
 		siteTypes:  make(map[siteTypeKey]int64),
 		siteUsers:  make(map[siteUserKey]struct{}),
 		sitePaths:  make(map[sitePathKey]int64),
@@ -336,6 +349,10 @@ func (b *batch) reset() {
 	clear(b.siteUsers)
 	clear(b.sitePaths)
 	clear(b.days)
+	clear(b.newDailyUsers)
+	b.newDailyUsers = b.newDailyUsers[:0]
+	clear(b.newSiteUsers)
+	b.newSiteUsers = b.newSiteUsers[:0]
 }
 
 // add counts one event. Bots count only as bots; every other event counts
@@ -351,7 +368,16 @@ func (b *batch) add(logID int64, index uint64, e *event.Event) {
 	day := dayOf(e.Time)
 	dk := dayKey{e.SiteID, day}
 	sk := siteKey{e.SiteID}
-	dc, sc := b.daily[dk], b.sites[sk]
+	dc := b.daily[dk]
+	if dc == nil {
+		dc = new(dayCounts)
+		b.daily[dk] = dc
+	}
+	sc := b.sites[sk]
+	if sc == nil {
+		sc = new(siteCounts)
+		b.sites[sk] = sc
+	}
 	switch {
 	case e.Bot:
 		dc.bots++
@@ -371,7 +397,6 @@ func (b *batch) add(logID int64, index uint64, e *event.Event) {
 			b.pageViews = append(b.pageViews, dayPathKey{e.SiteID, day, e.Path})
 		}
 	}
-	b.daily[dk], b.sites[sk] = dc, sc
 }
 
 type dayCounts struct{ views, events, users, bots, paths int64 }
@@ -410,6 +435,21 @@ func (a siteUserKey) compare(b siteUserKey) int {
 }
 func (a sitePathKey) compare(b sitePathKey) int {
 	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.path, b.path))
+}
+
+// unknownKeys appends to dst the keys of m that set does not hold, in
+// ascending order.
+func unknownKeys[K interface {
+	comparable
+	compare(K) int
+}](dst []K, m map[K]struct{}, set *known[K]) []K {
+	for k := range m {
+		if !set.has(k) {
+			dst = append(dst, k)
+		}
+	}
+	slices.SortFunc(dst, K.compare)
+	return dst
 }
 
 // sortedKeys returns the keys of m in ascending order.

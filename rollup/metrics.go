@@ -22,8 +22,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "sitelog_worker_batch_events",
 			Help: "Log entries applied per database transaction.",
-			// 1 to 16384: a lone event when idle up to the largest batch.
-			Buckets: prometheus.ExponentialBuckets(1, 4, 8),
+			// 1 to 65536: a lone event when idle up to twice the default
+			// largest batch.
+			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
 		applySeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "sitelog_worker_apply_seconds",

@@ -76,6 +76,7 @@ type Store struct {
 	// mu makes Apply one batch at a time; the fields below belong to it.
 	mu             sync.Mutex
 	b              *batch
+	known          *knownKeys // learnt from the batches committed
 	lastCheckpoint time.Time
 }
 
@@ -139,6 +140,7 @@ func open(path string, opts Options) (*Store, error) {
 		m:              opts.Metrics,
 		st:             st,
 		b:              newBatch(),
+		known:          newKnownKeys(knownVisitorsMax, knownPathsMax),
 		lastCheckpoint: opts.Now(),
 	}, nil
 }
