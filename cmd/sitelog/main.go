@@ -40,6 +40,7 @@ commands:
   serve    run ingest, the rollup worker, reports and the dashboard
   ingest   run ingest and the rollup worker only
   report   serve reports and the dashboard read-only from the data directory
+  load     drive a running server with a seeded workload and measure it
   backup   write a consistent copy of the database while the server runs
   sites    the sites registry: add, list, remove
   keys     report keys: create, list, revoke
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
+	case "load":
+		return runLoad(ctx, args[1:], stdout, stderr)
 	case "backup":
 		return runBackup(ctx, args[1:], getenv, stdout, stderr)
 	case "sites":
