@@ -26,11 +26,9 @@ const (
 	siteTopPathsSQL = `SELECT path, views FROM site_paths INDEXED BY site_paths_top
 		WHERE site_id = ? ORDER BY views DESC, path LIMIT ?`
 
-	// The event types of a site and day come from their primary key range
-	// and are then sorted: the schema has no index on their counts yet.
-	dailyTypesSQL = `SELECT event_type, events FROM daily_types
+	dailyTypesSQL = `SELECT event_type, events FROM daily_types INDEXED BY daily_types_top
 		WHERE site_id = ? AND day = ? ORDER BY events DESC, event_type LIMIT ?`
-	siteTypesSQL = `SELECT event_type, events FROM site_types
+	siteTypesSQL = `SELECT event_type, events FROM site_types INDEXED BY site_types_top
 		WHERE site_id = ? ORDER BY events DESC, event_type LIMIT ?`
 )
 

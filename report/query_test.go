@@ -52,6 +52,8 @@ func TestQueryPlans(t *testing.T) {
 		{"site totals", siteTotalsSQL, all.args(false), "SEARCH sites USING PRIMARY KEY (site_id=?)"},
 		{"daily top paths", dailyTopPathsSQL, day.args(true), "SEARCH daily_paths USING COVERING INDEX daily_paths_top (site_id=? AND day=?)"},
 		{"site top paths", siteTopPathsSQL, all.args(true), "SEARCH site_paths USING COVERING INDEX site_paths_top (site_id=?)"},
+		{"daily event types", dailyTypesSQL, day.args(true), "SEARCH daily_types USING COVERING INDEX daily_types_top (site_id=? AND day=?)"},
+		{"site event types", siteTypesSQL, all.args(true), "SEARCH site_types USING COVERING INDEX site_types_top (site_id=?)"},
 	}
 	for _, tt := range tests {
 		plan := queryPlan(t, db, tt.sql, tt.args...)
