@@ -4,8 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 )
 
@@ -26,20 +24,10 @@ func OpenAdmin(path string) (*sql.DB, error) {
 }
 
 func openAdmin(path string) (*sql.DB, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, err
-	}
-	dsn, err := fileURI(path, writerParams)
+	db, err := openWriter(path)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(driverName, dsn)
-	if err != nil {
-		return nil, err
-	}
-	// One connection: administration writes a few rows at a time, and a
-	// second connection would only wait for the first one's lock.
-	db.SetMaxOpenConns(1)
 	ctx := context.Background()
 	if err := checkWAL(ctx, db); err != nil {
 		db.Close()

@@ -109,23 +109,10 @@ func Open(path string, opts Options) (*Store, error) {
 }
 
 func open(path string, opts Options) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return nil, err
-	}
-	dsn, err := fileURI(path, writerParams)
+	db, err := openWriter(path)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open(driverName, dsn)
-	if err != nil {
-		return nil, err
-	}
-	// One connection: SQLite has one writer at a time anyway, and a single
-	// connection kept forever keeps its prepared statements and page cache.
-	db.SetMaxOpenConns(1)
-	db.SetMaxIdleConns(1)
-	db.SetConnMaxLifetime(0)
-	db.SetConnMaxIdleTime(0)
 	ctx := context.Background()
 	st, err := setUp(ctx, db, opts.Now())
 	if err != nil {
@@ -143,6 +130,30 @@ func open(path string, opts Options) (*Store, error) {
 		known:          newKnownKeys(knownVisitorsMax, knownPathsMax),
 		lastCheckpoint: opts.Now(),
 	}, nil
+}
+
+// openWriter opens (creating it and its directory if missing) the database
+// at path with the writer's pragmas on one connection: SQLite has one
+// writer at a time anyway, and a single connection kept forever keeps its
+// prepared statements and page cache. The worker's Store and the
+// administration commands both write through one.
+func openWriter(path string) (*sql.DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return nil, err
+	}
+	dsn, err := fileURI(path, writerParams)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	return db, nil
 }
 
 func setUp(ctx context.Context, db *sql.DB, now time.Time) (*statements, error) {
