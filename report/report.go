@@ -117,8 +117,8 @@ func New(db *sql.DB, cfg Config) *Handler {
 // every error on the report address is JSON; routes that main adds
 // afterwards (/metrics, /healthz, /readyz) are unaffected and stay open.
 func (h *Handler) Register(r *httprouter.Router) {
-	r.Handler(http.MethodGet, "/stats", h.wrap("stats", h.authenticated(http.HandlerFunc(h.serveStats))))
-	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", h.authenticated(http.HandlerFunc(h.serveEvents))))
+	r.Handler(http.MethodGet, "/stats", h.wrap("stats", h.authenticated(serveScoped(h, readStats))))
+	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", h.authenticated(serveScoped(h, readEvents))))
 	if h.admin != nil {
 		admin := h.wrap("admin_sites", h.adminOnly(h.admin))
 		r.Handler(http.MethodGet, "/api/sites", admin)
@@ -134,42 +134,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.router.ServeHTTP(w, r)
 }
 
-func (h *Handler) serveStats(w http.ResponseWriter, r *http.Request) {
-	s, err := parseScope(r.URL.RawQuery)
-	if err == nil {
-		err = allowSite(r, s.site)
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
-	defer cancel()
-	st, err := readStats(ctx, h.db, s)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, st)
-}
-
-func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
-	s, err := parseScope(r.URL.RawQuery)
-	if err == nil {
-		err = allowSite(r, s.site)
-	}
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
-	defer cancel()
-	ev, err := readEvents(ctx, h.db, s)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, ev)
+// serveScoped answers a report over one scope: the scope is parsed and
+// checked against the request's key, read within the query timeout, and
+// written as JSON. Every report route is one of these.
+func serveScoped[T any](h *Handler, read func(context.Context, *sql.DB, scope) (T, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := parseScope(r.URL.RawQuery)
+		if err == nil {
+			err = allowSite(r, s.site)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
+		defer cancel()
+		v, err := read(ctx, h.db, s)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
