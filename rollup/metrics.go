@@ -12,11 +12,12 @@ type Metrics struct {
 	batchEvents  prometheus.Histogram
 	applySeconds prometheus.Histogram
 	skipped      prometheus.Counter
+	prunedRaw    prometheus.Counter
 }
 
 // NewMetrics registers the worker's collectors on reg:
-// sitelog_worker_batch_events, sitelog_worker_apply_seconds and
-// sitelog_worker_skipped_records_total.
+// sitelog_worker_batch_events, sitelog_worker_apply_seconds,
+// sitelog_worker_skipped_records_total and sitelog_raw_events_pruned_total.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -37,8 +38,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sitelog_worker_skipped_records_total",
 			Help: "Log records that did not decode as an event and were skipped.",
 		}),
+		prunedRaw: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitelog_raw_events_pruned_total",
+			Help: "Raw events deleted for being older than the retention (--retain-raw); rollups keep them counted.",
+		}),
 	}
-	reg.MustRegister(m.batchEvents, m.applySeconds, m.skipped)
+	reg.MustRegister(m.batchEvents, m.applySeconds, m.skipped, m.prunedRaw)
 	return m
 }
 
@@ -55,4 +60,11 @@ func (m *Metrics) skippedRecord() {
 		return
 	}
 	m.skipped.Inc()
+}
+
+func (m *Metrics) pruned(n int64) {
+	if m == nil {
+		return
+	}
+	m.prunedRaw.Add(float64(n))
 }

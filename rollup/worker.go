@@ -45,7 +45,20 @@ type WorkerConfig struct {
 	RetryWait    time.Duration // 0 means DefaultRetryWait
 	MaxRetryWait time.Duration // 0 means DefaultMaxRetryWait
 	Logger       *slog.Logger  // nil means slog.Default()
+	// RetainRaw is how long raw events are kept; older ones are deleted,
+	// their rollups kept. 0 keeps every raw event.
+	RetainRaw time.Duration
+	// PruneEvery is the least time between the starts of two retention
+	// passes over the raw events; 0 means DefaultPruneEvery.
+	PruneEvery time.Duration
+	// Now is the clock of retention; nil means time.Now.
+	Now func() time.Time
 }
+
+// DefaultPruneEvery is how often a retention pass starts at most. Raw
+// events are kept for days, so an hour's delay in deleting one is nothing,
+// and a pass reads every raw event once.
+const DefaultPruneEvery = time.Hour
 
 // Worker applies the log to the database, batch after batch, from the
 // database's checkpoint on.
@@ -55,6 +68,7 @@ type Worker struct {
 	cfg     WorkerConfig
 	logger  *slog.Logger
 	running atomic.Bool
+	ret     retention
 }
 
 // NewWorker returns a worker that applies src to store.
@@ -71,7 +85,14 @@ func NewWorker(store *Store, src Source, cfg WorkerConfig) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Worker{store: store, src: src, cfg: cfg, logger: cfg.Logger}
+	if cfg.PruneEvery <= 0 {
+		cfg.PruneEvery = DefaultPruneEvery
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Worker{store: store, src: src, cfg: cfg, logger: cfg.Logger,
+		ret: retention{keep: cfg.RetainRaw, every: cfg.PruneEvery, now: cfg.Now}}
 }
 
 // Running reports whether Run is running, for readiness.
@@ -101,9 +122,31 @@ func (w *Worker) Run(ctx context.Context) error {
 	applyCtx := context.WithoutCancel(ctx)
 	buf := make([]wal.Entry, 0, w.cfg.BatchSize)
 	for {
+		// Between batches, one step of raw-event retention, if due. While
+		// a pass is under way the read below does not wait long for new
+		// events, so an idle server still finishes its pass.
+		pruning, err := w.ret.step(applyCtx, w.store)
+		if err != nil && !errors.Is(err, ErrClosed) {
+			w.logger.Error("rollup: worker could not delete old raw events; trying again later", "err", err)
+		}
 		var batch []wal.Entry
-		if !w.retry(ctx, "read the log", func() (err error) {
-			batch, err = w.src.Read(ctx, applied+1, w.cfg.BatchSize, buf)
+		if !w.retry(ctx, "read the log", func() error {
+			readCtx, cancel := ctx, context.CancelFunc(func() {})
+			if w.ret.keep > 0 {
+				wait := w.cfg.PruneEvery
+				if pruning {
+					// Long enough to take events that are there, short
+					// enough to go on with the pass when there are none.
+					wait = 10 * time.Millisecond
+				}
+				readCtx, cancel = context.WithTimeout(ctx, wait)
+			}
+			defer cancel()
+			var err error
+			batch, err = w.src.Read(readCtx, applied+1, w.cfg.BatchSize, buf)
+			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+				return nil // time for retention, not a failure
+			}
 			return err
 		}) {
 			return nil

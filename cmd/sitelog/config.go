@@ -33,6 +33,7 @@ type config struct {
 	ReportAddr   string
 	Fsync        wal.FsyncMode
 	MaxBacklog   uint64
+	RetainRaw    time.Duration
 	MaxBacklogMB uint64
 	MinFreeMB    uint64
 	// SegmentBytes is --segment-mb in bytes, or SITELOG_TEST_SEGMENT_BYTES:
@@ -67,7 +68,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		}
 		return def
 	}
-	var fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level, strict, reportAuth string
+	var retain, fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level, strict, reportAuth string
 	fs.StringVar(&cfg.DataDir, "data-dir", env("SITELOG_DATA_DIR", "./data"), "directory for the log (wal/) and the database (sitelog.db) [SITELOG_DATA_DIR]")
 	if m.ingests() {
 		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event and /events [SITELOG_INGEST_ADDR]")
@@ -76,6 +77,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		fs.StringVar(&backlogMB, "max-backlog-mb", env("SITELOG_MAX_BACKLOG_MB", "2048"), "MiB of events in the log not yet applied before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG_MB]")
 		fs.StringVar(&minFree, "min-free-mb", env("SITELOG_MIN_FREE_MB", "100"), "free disk space (MiB) kept on the log's file system: below it ingest answers 503 until space returns; 0 for none [SITELOG_MIN_FREE_MB]")
 		fs.StringVar(&segment, "segment-mb", env("SITELOG_SEGMENT_MB", "20"), "size (MiB) of a log segment file; applied segments are deleted whole [SITELOG_SEGMENT_MB]")
+		fs.StringVar(&retain, "retain-raw", env("SITELOG_RETAIN_RAW", "0"), "days raw events are kept; older ones are deleted, their rollups kept; 0 keeps them all [SITELOG_RETAIN_RAW]")
 		fs.StringVar(&paths, "paths-per-day", env("SITELOG_PATHS_PER_DAY", "10000"), "distinct paths kept per site and day; further new paths count under (other) [SITELOG_PATHS_PER_DAY]")
 		strict = env("SITELOG_STRICT_SITES", "false")
 		fs.BoolFunc("strict-sites", "refuse (403) events for sites not in the registry (sitelog sites add), or whose Origin/Referer is not one of the site's hostnames [SITELOG_STRICT_SITES, default false]", func(v string) error {
@@ -124,6 +126,11 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 			}
 		}
 		cfg.CrashAt = getenv("SITELOG_TEST_CRASH_AT")
+		days, err := strconv.Atoi(retain)
+		if err != nil || days < 0 {
+			return cfg, fmt.Errorf("--retain-raw %q: must be a whole number of days (0 keeps every raw event)", retain)
+		}
+		cfg.RetainRaw = time.Duration(days) * 24 * time.Hour
 		if cfg.PathsPerDay, err = strconv.Atoi(paths); err != nil || cfg.PathsPerDay < 1 {
 			return cfg, fmt.Errorf("--paths-per-day %q: must be a whole number of at least 1", paths)
 		}

@@ -95,7 +95,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		if err := log.Prepare(applied); err != nil {
 			return err
 		}
-		worker = rollup.NewWorker(store, log, rollup.WorkerConfig{Logger: logger})
+		worker = rollup.NewWorker(store, log, rollup.WorkerConfig{Logger: logger, RetainRaw: cfg.RetainRaw})
 		workerDone.Go(func() {
 			if err := worker.Run(workerCtx); err != nil {
 				logger.Error("rollup worker stopped", "err", err)
