@@ -122,25 +122,33 @@ func (c *adminCmd) failed(err error) int {
 	return 1
 }
 
-// runSites is the sites command.
-func runSites(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// adminSub is one subcommand of sites or keys.
+type adminSub func(ctx context.Context, c *adminCmd, args []string) int
+
+// runAdmin dispatches `sitelog NAME SUB ...` to subs[SUB], or prints usage.
+func runAdmin(ctx context.Context, name, usage string, subs map[string]adminSub, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, sitesUsage)
+		fmt.Fprint(stderr, usage)
 		return 2
 	}
 	switch args[0] {
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, sitesUsage)
+		fmt.Fprint(stdout, usage)
 		return 0
-	case "add":
-		return sitesAdd(ctx, newAdminCmd("sites add", sitesUsage, getenv, stdout, stderr), args[1:])
-	case "list":
-		return sitesList(ctx, newAdminCmd("sites list", sitesUsage, getenv, stdout, stderr), args[1:])
-	case "remove":
-		return sitesRemove(ctx, newAdminCmd("sites remove", sitesUsage, getenv, stdout, stderr), args[1:])
 	}
-	fmt.Fprintf(stderr, "sitelog sites: unknown command %q\n\n%s", args[0], sitesUsage)
-	return 2
+	sub, ok := subs[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "sitelog %s: unknown command %q\n\n%s", name, args[0], usage)
+		return 2
+	}
+	return sub(ctx, newAdminCmd(name+" "+args[0], usage, getenv, stdout, stderr), args[1:])
+}
+
+// runSites is the sites command.
+func runSites(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	return runAdmin(ctx, "sites", sitesUsage, map[string]adminSub{
+		"add": sitesAdd, "list": sitesList, "remove": sitesRemove,
+	}, args, getenv, stdout, stderr)
 }
 
 func sitesAdd(ctx context.Context, c *adminCmd, args []string) int {
@@ -231,23 +239,9 @@ func sitesRemove(ctx context.Context, c *adminCmd, args []string) int {
 
 // runKeys is the keys command.
 func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, keysUsage)
-		return 2
-	}
-	switch args[0] {
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, keysUsage)
-		return 0
-	case "create":
-		return keysCreate(ctx, newAdminCmd("keys create", keysUsage, getenv, stdout, stderr), args[1:])
-	case "list":
-		return keysList(ctx, newAdminCmd("keys list", keysUsage, getenv, stdout, stderr), args[1:])
-	case "revoke":
-		return keysRevoke(ctx, newAdminCmd("keys revoke", keysUsage, getenv, stdout, stderr), args[1:])
-	}
-	fmt.Fprintf(stderr, "sitelog keys: unknown command %q\n\n%s", args[0], keysUsage)
-	return 2
+	return runAdmin(ctx, "keys", keysUsage, map[string]adminSub{
+		"create": keysCreate, "list": keysList, "revoke": keysRevoke,
+	}, args, getenv, stdout, stderr)
 }
 
 func keysCreate(ctx context.Context, c *adminCmd, args []string) int {
