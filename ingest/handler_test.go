@@ -36,6 +36,12 @@ type server struct {
 
 func newServer(t testing.TB, opts wal.Options) *server {
 	t.Helper()
+	return newServerConfig(t, opts, Config{Now: testNow})
+}
+
+// newServerConfig is newServer with the handler's configuration given.
+func newServerConfig(t testing.TB, opts wal.Options, cfg Config) *server {
+	t.Helper()
 	l, err := wal.Open(t.TempDir(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +51,7 @@ func newServer(t testing.TB, opts wal.Options) *server {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	h := New(Config{Now: testNow}, l, NewMetrics(reg))
+	h := New(cfg, l, NewMetrics(reg))
 	// Serve through a router of the test's own, as main does.
 	r := httprouter.New()
 	h.Register(r)

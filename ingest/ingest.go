@@ -82,6 +82,11 @@ type Config struct {
 	// Sites, if set, is asked about every event before it is appended;
 	// nil takes events for any site from anywhere.
 	Sites SiteChecker
+	// RateLimit, if above 0, is the requests per second each client
+	// network (an IPv4 /24, an IPv6 /64) may send, in bursts of up to
+	// twice that; past it requests are answered 429. It reads the
+	// connection's address, so it suits clients that connect directly.
+	RateLimit float64
 	// Now is the clock: the default timestamp and the bound on future
 	// ones. Nil means time.Now.
 	Now func() time.Time
@@ -101,6 +106,7 @@ type Handler struct {
 	wrap   func(name string, h http.Handler) http.Handler
 	log    Appender
 	sites  SiteChecker
+	limit  *limiter // nil: no rate limit
 	m      *Metrics
 	now    func() time.Time
 	logger *slog.Logger
@@ -149,6 +155,7 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 		wrap:   cfg.Wrap,
 		log:    log,
 		sites:  cfg.Sites,
+		limit:  limiterFor(cfg.RateLimit, cfg.Now),
 		m:      m,
 		now:    cfg.Now,
 		logger: cfg.Logger,
@@ -197,8 +204,31 @@ func preflight(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// limiterFor returns the limiter of rate, or nil for no limit.
+func limiterFor(rate float64, now func() time.Time) *limiter {
+	if rate <= 0 {
+		return nil
+	}
+	return newLimiter(rate, now)
+}
+
+// limited answers 429 and reports true when the request's network is over
+// its rate; it is checked before the body is read, so a flood costs little.
+func (h *Handler) limited(w http.ResponseWriter, r *http.Request) bool {
+	if h.limit == nil || h.limit.allow(r.RemoteAddr) {
+		return false
+	}
+	h.m.rateLimited.Inc()
+	w.Header().Set("Retry-After", "1")
+	writeError(w, http.StatusTooManyRequests, "too many requests from your network; retry later")
+	return true
+}
+
 func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if h.limited(w, r) {
+		return
+	}
 	s := h.scratch.Get().(*scratch)
 	defer h.release(s)
 
@@ -231,6 +261,9 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
+	if h.limited(w, r) {
+		return
+	}
 	s := h.scratch.Get().(*scratch)
 	defer h.release(s)
 

@@ -4,7 +4,7 @@ import "github.com/prometheus/client_golang/prometheus"
 
 // Metrics counts events received, by outcome.
 type Metrics struct {
-	accepted, bot, invalid, tooLarge, unavailable, refused prometheus.Counter
+	accepted, bot, invalid, tooLarge, unavailable, refused, rateLimited prometheus.Counter
 }
 
 // NewMetrics registers sitelog_events_received_total on reg; a nil reg
@@ -14,13 +14,14 @@ type Metrics struct {
 // (appended), bot (appended, sent by a crawler or headless browser, never
 // counted as a view), unavailable (refused with 503: the log did not
 // take them) and refused (refused with 403 by --strict-sites: an unknown
-// site or an origin the site does not list; a batch counts whole). A request refused as invalid or too_large counts once,
+// site or an origin the site does not list; a batch counts whole). A
+// request refused as invalid, too_large or rate_limited (429) counts once,
 // whatever the number of events in it: a body that cannot be decoded has
 // no number of events.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	v := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sitelog_events_received_total",
-		Help: "Events received by ingest, by outcome: accepted, bot, unavailable, refused (each an event); invalid, too_large (each a refused request).",
+		Help: "Events received by ingest, by outcome: accepted, bot, unavailable, refused (each an event); invalid, too_large, rate_limited (each a refused request).",
 	}, []string{"outcome"})
 	if reg != nil {
 		reg.MustRegister(v)
@@ -34,6 +35,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		tooLarge:    v.WithLabelValues("too_large"),
 		unavailable: v.WithLabelValues("unavailable"),
 		refused:     v.WithLabelValues("refused"),
+		rateLimited: v.WithLabelValues("rate_limited"),
 	}
 }
 

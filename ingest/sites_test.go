@@ -3,13 +3,9 @@ package ingest
 import (
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/julienschmidt/httprouter"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"sitelog/rollup"
 	"sitelog/sites"
@@ -40,21 +36,7 @@ func newStrictServer(t *testing.T) *server {
 		t.Fatal(err)
 	}
 
-	l, err := wal.Open(t.TempDir(), wal.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	if err := l.Prepare(0); err != nil {
-		t.Fatal(err)
-	}
-	prom := prometheus.NewRegistry()
-	h := New(Config{Now: testNow, Sites: reg}, l, NewMetrics(prom))
-	r := httprouter.New()
-	h.Register(r)
-	srv := httptest.NewServer(r)
-	t.Cleanup(srv.Close)
-	return &server{h: h, router: r, log: l, reg: prom, srv: srv}
+	return newServerConfig(t, wal.Options{}, Config{Now: testNow, Sites: reg})
 }
 
 func TestStrictSites(t *testing.T) {

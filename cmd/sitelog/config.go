@@ -34,6 +34,7 @@ type config struct {
 	Fsync        wal.FsyncMode
 	MaxBacklog   uint64
 	RetainRaw    time.Duration
+	RateLimit    float64
 	MaxBacklogMB uint64
 	MinFreeMB    uint64
 	// SegmentBytes is --segment-mb in bytes, or SITELOG_TEST_SEGMENT_BYTES:
@@ -68,7 +69,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		}
 		return def
 	}
-	var retain, fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level, strict, reportAuth string
+	var rateLimit, retain, fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level, strict, reportAuth string
 	fs.StringVar(&cfg.DataDir, "data-dir", env("SITELOG_DATA_DIR", "./data"), "directory for the log (wal/) and the database (sitelog.db) [SITELOG_DATA_DIR]")
 	if m.ingests() {
 		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event and /events [SITELOG_INGEST_ADDR]")
@@ -77,6 +78,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		fs.StringVar(&backlogMB, "max-backlog-mb", env("SITELOG_MAX_BACKLOG_MB", "2048"), "MiB of events in the log not yet applied before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG_MB]")
 		fs.StringVar(&minFree, "min-free-mb", env("SITELOG_MIN_FREE_MB", "100"), "free disk space (MiB) kept on the log's file system: below it ingest answers 503 until space returns; 0 for none [SITELOG_MIN_FREE_MB]")
 		fs.StringVar(&segment, "segment-mb", env("SITELOG_SEGMENT_MB", "20"), "size (MiB) of a log segment file; applied segments are deleted whole [SITELOG_SEGMENT_MB]")
+		fs.StringVar(&rateLimit, "rate-limit", env("SITELOG_RATE_LIMIT", "0"), "ingest requests per second each client network (IPv4 /24, IPv6 /64) may send, bursts of twice that; past it 429; 0 for no limit [SITELOG_RATE_LIMIT]")
 		fs.StringVar(&retain, "retain-raw", env("SITELOG_RETAIN_RAW", "0"), "days raw events are kept; older ones are deleted, their rollups kept; 0 keeps them all [SITELOG_RETAIN_RAW]")
 		fs.StringVar(&paths, "paths-per-day", env("SITELOG_PATHS_PER_DAY", "10000"), "distinct paths kept per site and day; further new paths count under (other) [SITELOG_PATHS_PER_DAY]")
 		strict = env("SITELOG_STRICT_SITES", "false")
@@ -126,6 +128,9 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 			}
 		}
 		cfg.CrashAt = getenv("SITELOG_TEST_CRASH_AT")
+		if cfg.RateLimit, err = strconv.ParseFloat(rateLimit, 64); err != nil || cfg.RateLimit < 0 || cfg.RateLimit != cfg.RateLimit {
+			return cfg, fmt.Errorf("--rate-limit %q: must be a number of requests per second, 0 for no limit", rateLimit)
+		}
 		days, err := strconv.Atoi(retain)
 		if err != nil || days < 0 {
 			return cfg, fmt.Errorf("--retain-raw %q: must be a whole number of days (0 keeps every raw event)", retain)

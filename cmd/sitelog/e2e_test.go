@@ -407,7 +407,7 @@ func TestConfig(t *testing.T) {
 	f([]string{"--pprof-addr", "127.0.0.1:6060"}, nil, func(c config) bool { return c.PprofAddr == "127.0.0.1:6060" })
 	f([]string{"--data-dir", "/flag"}, map[string]string{"SITELOG_DATA_DIR": "/env"}, func(c config) bool { return c.DataDir == "/flag" })
 
-	for _, args := range [][]string{{"--fsync", "sometimes"}, {"--max-backlog", "-1"}, {"--paths-per-day", "0"}, {"stray"}, {"--retain-raw", "-1"}, {"--retain-raw", "7d"}, {"--pprof-addr", "0.0.0.0:6060"}, {"--pprof-addr", ":6060"}} {
+	for _, args := range [][]string{{"--fsync", "sometimes"}, {"--max-backlog", "-1"}, {"--paths-per-day", "0"}, {"stray"}, {"--rate-limit", "-5"}, {"--rate-limit", "lots"}, {"--retain-raw", "-1"}, {"--retain-raw", "7d"}, {"--pprof-addr", "0.0.0.0:6060"}, {"--pprof-addr", ":6060"}} {
 		if _, err := parseConfig(modeServe, args, env(nil), io.Discard); err == nil {
 			t.Errorf("parseConfig(%q) accepted", args)
 		}

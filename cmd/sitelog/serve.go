@@ -149,7 +149,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		if cfg.StrictSites {
 			checker = registry
 		}
-		ingest.New(ingest.Config{Logger: logger, Wrap: httpm.Wrap, Sites: checker}, log, ingest.NewMetrics(reg)).Register(r)
+		ingest.New(ingest.Config{Logger: logger, Wrap: httpm.Wrap, Sites: checker, RateLimit: cfg.RateLimit}, log, ingest.NewMetrics(reg)).Register(r)
 		servers = append(servers, newServer(ctx, cfg.IngestAddr, r))
 		names = append(names, "ingest")
 	}
