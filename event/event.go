@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -25,6 +26,31 @@ type Event struct {
 	UserID   string
 	Time     time.Time // UTC, microsecond precision on the log
 	Bot      bool      // sent by a crawler or headless browser: counted apart, never as a view
+
+	// What ingest derived from the request, so that neither the client's
+	// IP address nor its User-Agent is ever written down. Every field is
+	// optional; records of version 1 carry none of them.
+
+	// Visitor identifies who sent the event: a hash of the site and the
+	// user_id when one was sent (UserVisitor), otherwise a hash of the site,
+	// the client's address and User-Agent under a salt that changes each
+	// day. 0 means unknown: such events count in every total but as no
+	// visitor and in no visit.
+	Visitor     uint64
+	Hostname    string // the page's host name, lower case
+	Referrer    string // the referring page, without query or fragment; "" when direct or from the site itself
+	Source      string // where the visit came from: a known name ("Google"), the referrer's domain, or "" for direct
+	UTMSource   string
+	UTMMedium   string
+	UTMCampaign string
+	UTMContent  string
+	UTMTerm     string
+	Browser     string // "Chrome", "Firefox", ...; "" when unknown
+	OS          string // "Windows", "iOS", ...
+	Device      string // "Desktop", "Mobile", "Tablet", ...
+	Country     string // ISO 3166-1 alpha-2, upper case
+	ScreenWidth int    // CSS pixels; 0 when not sent
+	Props       string // custom properties: a JSON object of strings with sorted keys (EncodeProps), or ""
 }
 
 // MaxSiteID is the longest site_id, in characters (all of them ASCII).
@@ -55,44 +81,77 @@ func ValidSiteID(s string) bool {
 // event of a known version.
 var ErrMalformed = errors.New("event: malformed record")
 
-// version1 is the first byte of every record encoded by this package.
-const version1 = 1
+// The first byte of a record is its version. AppendBinary writes version
+// 2; Decode reads both, so a log written before version 2 still applies.
+const (
+	version1 = 1
+	version2 = 2
+)
+
+// fields1 and fields2 are the strings of each version, in order.
+const (
+	fields1 = 6
+	fields2 = fields1 + 13
+)
 
 const flagBot = 1 << 0
 
 // AppendBinary appends the log encoding of e to dst and returns the result:
 // a version byte, a flags byte, the time as a varint of Unix microseconds,
-// then each string as a uvarint length and its bytes.
+// the visitor and the screen width as uvarints, then each string as a
+// uvarint length and its bytes.
 func (e *Event) AppendBinary(dst []byte) []byte {
-	dst = append(dst, version1)
+	dst = append(dst, version2)
 	var flags byte
 	if e.Bot {
 		flags |= flagBot
 	}
 	dst = append(dst, flags)
 	dst = binary.AppendVarint(dst, e.Time.UnixMicro())
-	for _, s := range [...]string{e.SiteID, e.Type, e.Path, e.Query, e.Fragment, e.UserID} {
+	dst = binary.AppendUvarint(dst, e.Visitor)
+	dst = binary.AppendUvarint(dst, uint64(max(e.ScreenWidth, 0)))
+	for _, s := range e.strings() {
 		dst = binary.AppendUvarint(dst, uint64(len(s)))
 		dst = append(dst, s...)
 	}
 	return dst
 }
 
-// Decode parses a record written by AppendBinary into e. Strings in e are
-// copies, so data may be reused afterwards.
+// strings returns the string fields in their order on the log.
+func (e *Event) strings() [fields2]string {
+	return [...]string{e.SiteID, e.Type, e.Path, e.Query, e.Fragment, e.UserID,
+		e.Hostname, e.Referrer, e.Source, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
+		e.Browser, e.OS, e.Device, e.Country, e.Props}
+}
+
+// Decode parses a record written by AppendBinary, of either version, into
+// e. Strings in e are copies, so data may be reused afterwards.
 func Decode(data []byte, e *Event) error {
-	if len(data) < 2 || data[0] != version1 {
+	if len(data) < 2 || (data[0] != version1 && data[0] != version2) {
 		return fmt.Errorf("%w: unknown version", ErrMalformed)
 	}
-	flags := data[1]
+	version, flags := data[0], data[1]
 	data = data[2:]
 	us, n := binary.Varint(data)
 	if n <= 0 {
 		return fmt.Errorf("%w: bad time", ErrMalformed)
 	}
 	data = data[n:]
-	var fields [6]string
-	for i := range fields {
+	var visitor, width uint64
+	count := fields1
+	if version == version2 {
+		count = fields2
+		if visitor, n = binary.Uvarint(data); n <= 0 {
+			return fmt.Errorf("%w: bad visitor", ErrMalformed)
+		}
+		data = data[n:]
+		if width, n = binary.Uvarint(data); n <= 0 || width > math.MaxInt32 {
+			return fmt.Errorf("%w: bad screen width", ErrMalformed)
+		}
+		data = data[n:]
+	}
+	var fields [fields2]string
+	for i := range count {
 		l, n := binary.Uvarint(data)
 		if n <= 0 || l > uint64(len(data)-n) {
 			return fmt.Errorf("%w: bad field %d", ErrMalformed, i)
@@ -103,15 +162,33 @@ func Decode(data []byte, e *Event) error {
 	if len(data) != 0 {
 		return fmt.Errorf("%w: %d trailing bytes", ErrMalformed, len(data))
 	}
+	if version == version1 && fields[5] != "" {
+		visitor = UserVisitor(fields[0], fields[5])
+	}
 	*e = Event{
-		SiteID:   fields[0],
-		Type:     fields[1],
-		Path:     fields[2],
-		Query:    fields[3],
-		Fragment: fields[4],
-		UserID:   fields[5],
-		Time:     time.UnixMicro(us).UTC(),
-		Bot:      flags&flagBot != 0,
+		SiteID:      fields[0],
+		Type:        fields[1],
+		Path:        fields[2],
+		Query:       fields[3],
+		Fragment:    fields[4],
+		UserID:      fields[5],
+		Time:        time.UnixMicro(us).UTC(),
+		Bot:         flags&flagBot != 0,
+		Visitor:     visitor,
+		Hostname:    fields[6],
+		Referrer:    fields[7],
+		Source:      fields[8],
+		UTMSource:   fields[9],
+		UTMMedium:   fields[10],
+		UTMCampaign: fields[11],
+		UTMContent:  fields[12],
+		UTMTerm:     fields[13],
+		Browser:     fields[14],
+		OS:          fields[15],
+		Device:      fields[16],
+		Country:     fields[17],
+		ScreenWidth: int(width),
+		Props:       fields[18],
 	}
 	return nil
 }

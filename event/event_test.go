@@ -1,7 +1,9 @@
 package event
 
 import (
+	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -21,6 +23,59 @@ func TestRoundTrip(t *testing.T) {
 	f(Event{SiteID: "site-123", Type: PageView, Path: "/home", UserID: "u10", Time: ts})
 	f(Event{SiteID: "s", Type: "signup", Query: "a=1", Fragment: "top", Time: ts, Bot: true})
 	f(Event{SiteID: "s", Type: PageView, Path: "/ünïcode", Time: time.UnixMicro(-5).UTC()})
+	f(Event{SiteID: "s", Type: PageView, Path: "/p", Time: ts, Visitor: 1<<63 + 5, Hostname: "example.com",
+		Referrer: "https://news.ycombinator.com/item", Source: "Hacker News", UTMSource: "a", UTMMedium: "b",
+		UTMCampaign: "c", UTMContent: "d", UTMTerm: "e", Browser: "Firefox", OS: "Linux", Device: "Desktop",
+		Country: "DE", ScreenWidth: 1920, Props: `{"k":"v"}`})
+}
+
+// A record of version 1, from a log written before the derived fields,
+// decodes with them empty and the visitor taken from its user_id.
+func TestDecodeVersion1(t *testing.T) {
+	ts := time.Date(2025, 11, 14, 10, 0, 0, 0, time.UTC)
+	var rec []byte
+	rec = append(rec, version1, 0)
+	rec = binary.AppendVarint(rec, ts.UnixMicro())
+	for _, s := range []string{"s", PageView, "/a", "q=1", "f", "u1"} {
+		rec = binary.AppendUvarint(rec, uint64(len(s)))
+		rec = append(rec, s...)
+	}
+	var got Event
+	if err := Decode(rec, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := Event{SiteID: "s", Type: PageView, Path: "/a", Query: "q=1", Fragment: "f", UserID: "u1", Time: ts, Visitor: UserVisitor("s", "u1")}
+	if got != want {
+		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestProps(t *testing.T) {
+	enc, err := EncodeProps([]Prop{{"b", "2"}, {"a", "<x>"}})
+	if err != nil || enc != `{"a":"\u003cx\u003e","b":"2"}` {
+		t.Fatalf("EncodeProps = %q, %v", enc, err)
+	}
+	props, err := DecodeProps(enc)
+	if err != nil || len(props) != 2 || props[0] != (Prop{"a", "<x>"}) || props[1] != (Prop{"b", "2"}) {
+		t.Fatalf("DecodeProps = %v, %v", props, err)
+	}
+	many := make([]Prop, MaxProps+1)
+	for i := range many {
+		many[i] = Prop{string(rune('a' + i)), ""}
+	}
+	for name, bad := range map[string][]Prop{
+		"too many":  many,
+		"empty key": {{"", "v"}},
+		"twice":     {{"k", "1"}, {"k", "2"}},
+		"long":      {{"k", strings.Repeat("v", MaxPropValue+1)}},
+	} {
+		if _, err := EncodeProps(bad); !errors.Is(err, ErrProps) {
+			t.Errorf("%s: got %v, want ErrProps", name, err)
+		}
+	}
+	if UserVisitor("s", "u") == UserVisitor("s2", "u") || UserVisitor("s", "u") == 0 {
+		t.Error("UserVisitor does not tell sites apart")
+	}
 }
 
 func TestDecodeRejects(t *testing.T) {
