@@ -19,10 +19,14 @@ import (
 // checkpoint: entries would be skipped.
 var ErrNotNext = errors.New("rollup: batch does not start right after the checkpoint")
 
-// dayOf is the day an event counts on: the UTC date of its time. It is
-// the only place that decides it, so per-site time zones change only this.
-func dayOf(t time.Time) string {
-	return t.UTC().Format(time.DateOnly)
+// zone is the time zone of a site's days: Options.Zone's, or UTC.
+func (s *Store) zone(site string) *time.Location {
+	if s.opts.Zone != nil {
+		if loc := s.opts.Zone(site); loc != nil {
+			return loc
+		}
+	}
+	return time.UTC
 }
 
 // Apply applies entries of the log with the given identity in one
@@ -46,6 +50,7 @@ func (s *Store) Apply(ctx context.Context, identity string, entries []wal.Entry)
 		// trusted. The known visitors stay: a row that may or may not be
 		// stored was never added to them.
 		s.known.forgetDays(0)
+		s.an.forget()
 		return fmt.Errorf("rollup: apply: %w", err)
 	}
 	return nil
@@ -84,6 +89,9 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 
 	b := s.b
 	b.reset()
+	if err := s.an.begin(ctx, tx, s.st); err != nil {
+		return err
+	}
 	var ev event.Event
 	for _, e := range entries {
 		if e.Data == nil {
@@ -94,7 +102,9 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 			s.m.skippedRecord()
 			continue
 		}
-		b.add(logID, e.Index, &ev)
+		if err := s.add(ctx, tx, b, logID, e.Index, &ev); err != nil {
+			return err
+		}
 	}
 	if err := s.write(ctx, tx, b); err != nil {
 		return err
@@ -106,6 +116,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 		return err
 	}
 	s.known.remember(b)
+	s.an.commit()
 	s.m.applied(len(entries), time.Since(start))
 	s.maybeCheckpoint(ctx)
 	return nil
@@ -198,7 +209,24 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 	if err := s.st.sitePaths.exec(ctx, tx, args); err != nil {
 		return fmt.Errorf("site paths: %w", err)
 	}
-	b.args = args
+	if b.args, err = s.an.write(ctx, tx, s.st, args); err != nil {
+		return err
+	}
+	return nil
+}
+
+// add counts one event in the batch and the analytics model, in the day
+// of the site's time zone.
+func (s *Store) add(ctx context.Context, tx *sql.Tx, b *batch, logID int64, index uint64, e *event.Event) error {
+	lt := e.Time.In(s.zone(e.SiteID))
+	var visit int64
+	if !e.Bot {
+		var err error
+		if visit, err = s.an.add(ctx, tx, s.st, e, lt); err != nil {
+			return err
+		}
+	}
+	b.add(logID, index, e, visit, lt.Format(time.DateOnly))
 	return nil
 }
 
@@ -358,14 +386,15 @@ func (b *batch) reset() {
 // add counts one event. Bots count only as bots; every other event counts
 // as an event of its type and its user as a visitor; page views count as
 // views, and per path once capPaths has decided under which.
-func (b *batch) add(logID int64, index uint64, e *event.Event) {
+func (b *batch) add(logID int64, index uint64, e *event.Event, visit int64, day string) {
 	bot := int64(0)
 	if e.Bot {
 		bot = 1
 	}
-	b.events = append(b.events, logID, int64(index), e.SiteID, e.Type, e.Path, e.Query, e.Fragment, e.UserID, e.Time.UnixMicro(), bot)
+	b.events = append(b.events, logID, int64(index), e.SiteID, e.Type, e.Path, e.Query, e.Fragment, e.UserID, e.Time.UnixMicro(), bot,
+		int64(e.Visitor), visit, e.Hostname, e.Referrer, e.Source, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
+		e.Browser, e.OS, e.Device, e.Country, int64(e.ScreenWidth), e.Props)
 
-	day := dayOf(e.Time)
 	dk := dayKey{e.SiteID, day}
 	sk := siteKey{e.SiteID}
 	dc := b.daily[dk]

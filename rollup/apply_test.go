@@ -44,8 +44,22 @@ func randomLog(rng *rand.Rand, n int) []wal.Entry {
 		if e.Type != event.PageView && rng.IntN(2) == 0 {
 			e.Path = ""
 		}
-		if u := rng.IntN(25); u < 20 {
+		switch u := rng.IntN(25); {
+		case u < 15:
 			e.UserID = fmt.Sprintf("u%d", u)
+			e.Visitor = event.UserVisitor(e.SiteID, e.UserID)
+		case u < 22:
+			e.Visitor = uint64(1000 + u)
+		}
+		e.Source = []string{"", "", "Google", "example.org"}[rng.IntN(4)]
+		if e.Source != "" {
+			e.Referrer = e.Source + "/x"
+		}
+		e.UTMCampaign = []string{"", "", "spring"}[rng.IntN(3)]
+		e.Browser = []string{"", "Firefox", "Chrome"}[rng.IntN(3)]
+		e.Country = []string{"", "DE", "US"}[rng.IntN(3)]
+		if rng.IntN(4) == 0 {
+			e.Props = fmt.Sprintf(`{"plan":"p%d"}`, rng.IntN(3))
 		}
 		out[i].Data = e.AppendBinary(nil)
 	}
@@ -68,6 +82,9 @@ func applySplit(t *testing.T, s *Store, identity string, rng *rand.Rand, log []w
 // raw events alone.
 func recounts() map[string][2]string {
 	const e = `(SELECT site_id, date(ts / 1000000, 'unixepoch') AS day, event_type, path, user_id, bot FROM events)`
+	// The events that count in the analytics model, with their UTC day and hour.
+	const a = `(SELECT site_id, date(ts / 1000000, 'unixepoch') AS day, strftime('%H', ts / 1000000, 'unixepoch') AS hour,
+		event_type, path, visitor, props FROM events WHERE bot = 0)`
 	return map[string][2]string{
 		"daily": {
 			`SELECT site_id, day, views, events, users, bots, paths FROM daily`,
@@ -103,6 +120,42 @@ func recounts() map[string][2]string {
 		"site_users": {
 			`SELECT site_id, user_id FROM site_users`,
 			`SELECT DISTINCT site_id, user_id FROM events WHERE bot = 0 AND user_id <> ''`,
+		},
+		"stats totals": {
+			`SELECT site_id, day, pageviews, visitors, events FROM stats WHERE dim = ''`,
+			`SELECT site_id, day, SUM(event_type = 'page_view'), COUNT(DISTINCT NULLIF(visitor, 0)), COUNT(*)
+			FROM ` + a + ` GROUP BY site_id, day`,
+		},
+		"stats pages": {
+			`SELECT site_id, day, value, pageviews, visitors, events FROM stats WHERE dim = 'event:page'`,
+			`SELECT site_id, day, path, COUNT(*), COUNT(DISTINCT NULLIF(visitor, 0)), COUNT(*)
+			FROM ` + a + ` WHERE event_type = 'page_view' GROUP BY site_id, day, path`,
+		},
+		"stats hours": {
+			`SELECT site_id, day, value, pageviews, visitors, events FROM stats WHERE dim = 'time:hour'`,
+			`SELECT site_id, day, hour, SUM(event_type = 'page_view'), COUNT(DISTINCT NULLIF(visitor, 0)), COUNT(*)
+			FROM ` + a + ` GROUP BY site_id, day, hour`,
+		},
+		"stats props": {
+			`SELECT site_id, day, value, events, visitors FROM stats WHERE dim = 'event:props:plan'`,
+			`SELECT site_id, day, props ->> '$.plan', COUNT(*), COUNT(DISTINCT NULLIF(visitor, 0))
+			FROM ` + a + ` WHERE props <> '' GROUP BY 1, 2, 3`,
+		},
+		"visits": {
+			`SELECT site_id, day, visits, bounces, duration FROM stats WHERE dim = '' AND visits > 0`,
+			`SELECT site_id, day, COUNT(*), SUM(pageviews = 1), SUM((last_ts - start_ts) / 1000000) FROM sessions GROUP BY site_id, day`,
+		},
+		"visits by source": {
+			`SELECT site_id, day, value, visits, bounces, duration FROM stats WHERE dim = 'visit:source' AND visits > 0`,
+			`SELECT site_id, day, source, COUNT(*), SUM(pageviews = 1), SUM((last_ts - start_ts) / 1000000) FROM sessions GROUP BY 1, 2, 3`,
+		},
+		"visits by exit page": {
+			`SELECT site_id, day, value, visits, bounces, duration FROM stats WHERE dim = 'visit:exit_page' AND visits > 0`,
+			`SELECT site_id, day, exit_page, COUNT(*), SUM(pageviews = 1), SUM((last_ts - start_ts) / 1000000) FROM sessions WHERE exit_page <> '' GROUP BY 1, 2, 3`,
+		},
+		"sessions": {
+			`SELECT id, start_ts, last_ts, pageviews, events FROM sessions`,
+			`SELECT session, MIN(ts), MAX(ts), SUM(event_type = 'page_view'), COUNT(*) FROM events WHERE session <> 0 GROUP BY session`,
 		},
 		"site_paths": {
 			`SELECT site_id, path, views FROM site_paths`,
@@ -359,17 +412,4 @@ func TestApplySkipsWhatDoesNotDecode(t *testing.T) {
 	if _, ok := got["sitelog_worker_apply_seconds"]; !ok {
 		t.Error("no sitelog_worker_apply_seconds")
 	}
-}
-
-func TestDayOf(t *testing.T) {
-	f := func(in time.Time, want string) {
-		t.Helper()
-		if got := dayOf(in); got != want {
-			t.Errorf("dayOf(%v) = %s, want %s", in, got, want)
-		}
-	}
-	f(time.Date(2025, 11, 14, 0, 0, 0, 0, time.UTC), "2025-11-14")
-	f(time.Date(2025, 11, 14, 23, 59, 59, 999999000, time.UTC), "2025-11-14")
-	f(time.Date(2025, 11, 14, 23, 30, 0, 0, time.FixedZone("UTC-1", -3600)), "2025-11-15")
-	f(time.Date(2025, 11, 15, 0, 30, 0, 0, time.FixedZone("UTC+1", 3600)), "2025-11-14")
 }

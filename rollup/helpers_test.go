@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/axiomhq/hyperloglog"
+
 	"sitelog/event"
 	"sitelog/wal"
 )
@@ -46,7 +48,11 @@ func entries(first uint64, evs ...*event.Event) []wal.Entry {
 }
 
 func pv(site, path, user string, at time.Time) *event.Event {
-	return &event.Event{SiteID: site, Type: event.PageView, Path: path, UserID: user, Time: at}
+	e := &event.Event{SiteID: site, Type: event.PageView, Path: path, UserID: user, Time: at}
+	if user != "" {
+		e.Visitor = event.UserVisitor(site, user)
+	}
+	return e
 }
 
 // rowsOf runs query and returns each row's values joined by "|".
@@ -86,7 +92,8 @@ func rowsOf(t testing.TB, db *sql.DB, query string, args ...any) []string {
 // tables are every table of the schema.
 func tables() []string {
 	return []string{"logs", "events", "daily", "daily_types", "daily_users", "daily_paths",
-		"sites", "site_types", "site_users", "site_paths", "schema_migrations"}
+		"sites", "site_types", "site_users", "site_paths", "schema_migrations",
+		"sessions", "session_clock", "stats", "stats_visitors", "stats_sketches", "goals", "rebuilds"}
 }
 
 // dump returns every row of every table, sorted, by table.
@@ -94,7 +101,12 @@ func dump(t testing.TB, db *sql.DB) map[string][]string {
 	t.Helper()
 	d := make(map[string][]string)
 	for _, table := range tables() {
-		rows := rowsOf(t, db, "SELECT * FROM "+table)
+		var rows []string
+		if table == "stats_sketches" {
+			rows = sketchEstimates(t, db)
+		} else {
+			rows = rowsOf(t, db, "SELECT * FROM "+table)
+		}
 		slices.Sort(rows)
 		d[table] = rows
 	}
@@ -109,4 +121,33 @@ func diffDumps(t testing.TB, a, b map[string][]string) {
 			t.Errorf("table %s differs:\n%s\nvs\n%s", table, strings.Join(a[table], "\n"), strings.Join(b[table], "\n"))
 		}
 	}
+}
+
+// sketchEstimates returns each sketch's key and estimate: how the same
+// visitors were inserted (in which batches) may change a sketch's bytes,
+// never what it counts.
+func sketchEstimates(t testing.TB, db *sql.DB) []string {
+	t.Helper()
+	rows, err := db.Query("SELECT site_id, dim, day, value, sketch FROM stats_sketches")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var site, dim, day, value string
+		var data []byte
+		if err := rows.Scan(&site, &dim, &day, &value, &data); err != nil {
+			t.Fatal(err)
+		}
+		sk := hyperloglog.New14()
+		if err := sk.UnmarshalBinary(data); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s|%s|%s|%s|%d", site, dim, day, value, sk.Estimate()))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -156,6 +156,19 @@ type statements struct {
 	sites      *bulk
 	siteTypes  *bulk
 	sitePaths  *bulk
+
+	// The analytics model (analytics.go).
+	maxSession    *sql.Stmt // → the greatest session id, 0 for none
+	goals         *sql.Stmt // → site_id, name, event_name, page_path
+	valuesOf      *sql.Stmt // site_id, dim, day, OtherPath → value, one row each
+	clockOf       *sql.Stmt // site_id → max_ts
+	sessionOf     *sql.Stmt // site_id, visitor → the latest session
+	sketchOf      *sql.Stmt // site_id, dim, day, value → sketch
+	statsVisitors *bulk     // returns each new (site_id, dim, day, value, visitor)
+	sketches      *bulk
+	stats         *bulk
+	sessions      *bulk
+	clocks        *bulk
 }
 
 // prepareStatements prepares the statements of Apply on db. Every rollup
@@ -170,7 +183,9 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		setCheckpoint: p.one(`UPDATE logs SET applied_index = ?, updated_at = ? WHERE id = ?`),
 		dailyPathsOf:  p.one(`SELECT path FROM daily_paths WHERE site_id = ? AND day = ? AND path <> ?`),
 
-		events: p.bulk(`INSERT INTO events (log_id, log_index, site_id, event_type, path, query, fragment, user_id, ts, bot) VALUES `, 10, ``),
+		events: p.bulk(`INSERT INTO events (log_id, log_index, site_id, event_type, path, query, fragment, user_id, ts, bot,
+	visitor, session, hostname, referrer, source, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
+	browser, os, device, country, screen_width, props) VALUES `, 26, ``),
 		dailyUsers: p.bulk(`INSERT INTO daily_users (site_id, day, user_id) VALUES `, 3,
 			` ON CONFLICT (site_id, day, user_id) DO NOTHING RETURNING site_id, day`),
 		siteUsers: p.bulk(`INSERT INTO site_users (site_id, user_id) VALUES `, 2,
@@ -196,6 +211,35 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 			` ON CONFLICT (site_id, event_type) DO UPDATE SET events = site_types.events + excluded.events`),
 		sitePaths: p.bulk(`INSERT INTO site_paths (site_id, path, views) VALUES `, 3,
 			` ON CONFLICT (site_id, path) DO UPDATE SET views = site_paths.views + excluded.views`),
+
+		maxSession: p.one(`SELECT COALESCE(MAX(id), 0) FROM sessions`),
+		goals:      p.one(`SELECT site_id, name, event_name, page_path FROM goals ORDER BY site_id, id`),
+		valuesOf:   p.one(`SELECT value FROM stats WHERE site_id = ? AND dim = ? AND day = ? AND value <> ?`),
+		clockOf:    p.one(`SELECT max_ts FROM session_clock WHERE site_id = ?`),
+		sessionOf: p.one(`SELECT id, start_ts, last_ts, exit_ts, day, hour, pageviews, events, entry_page, exit_page,
+	source, referrer, utm_source, utm_medium, utm_campaign, utm_content, utm_term, browser, os, device, country
+	FROM sessions WHERE site_id = ? AND visitor = ? ORDER BY last_ts DESC, id DESC LIMIT 1`),
+		sketchOf: p.one(`SELECT sketch FROM stats_sketches WHERE site_id = ? AND dim = ? AND day = ? AND value = ?`),
+		statsVisitors: p.bulk(`INSERT INTO stats_visitors (site_id, dim, day, value, visitor) VALUES `, 5,
+			` ON CONFLICT (site_id, dim, day, value, visitor) DO NOTHING RETURNING site_id, dim, day, value, visitor`),
+		sketches: p.bulk(`INSERT INTO stats_sketches (site_id, dim, day, value, sketch) VALUES `, 5,
+			` ON CONFLICT (site_id, dim, day, value) DO UPDATE SET sketch = excluded.sketch`),
+		stats: p.bulk(`INSERT INTO stats (site_id, dim, day, value, pageviews, visitors, visits, bounces, duration, events) VALUES `, 10,
+			` ON CONFLICT (site_id, dim, day, value) DO UPDATE SET
+	pageviews = stats.pageviews + excluded.pageviews,
+	visitors = stats.visitors + excluded.visitors,
+	visits = stats.visits + excluded.visits,
+	bounces = stats.bounces + excluded.bounces,
+	duration = stats.duration + excluded.duration,
+	events = stats.events + excluded.events`),
+		sessions: p.bulk(`INSERT INTO sessions (id, site_id, visitor, start_ts, last_ts, exit_ts, day, hour, pageviews, events,
+	entry_page, exit_page, source, referrer, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
+	browser, os, device, country) VALUES `, 23, ` ON CONFLICT (id) DO UPDATE SET
+	start_ts = excluded.start_ts, last_ts = excluded.last_ts, exit_ts = excluded.exit_ts,
+	pageviews = excluded.pageviews, events = excluded.events,
+	entry_page = excluded.entry_page, exit_page = excluded.exit_page`),
+		clocks: p.bulk(`INSERT INTO session_clock (site_id, max_ts) VALUES `, 2,
+			` ON CONFLICT (site_id) DO UPDATE SET max_ts = excluded.max_ts`),
 	}
 	if p.err != nil {
 		return nil, p.err

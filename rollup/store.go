@@ -60,6 +60,9 @@ type Options struct {
 	Metrics *Metrics
 	// Now is the clock for checkpoint times; nil means time.Now.
 	Now func() time.Time
+	// Zone returns the time zone of a site, whose days its rollups count
+	// in; nil, or a nil result, means UTC.
+	Zone func(site string) *time.Location
 }
 
 // Store is the database opened by its single writer.
@@ -77,6 +80,7 @@ type Store struct {
 	mu             sync.Mutex
 	b              *batch
 	known          *knownKeys // learnt from the batches committed
+	an             *analytics
 	lastCheckpoint time.Time
 }
 
@@ -128,6 +132,7 @@ func open(path string, opts Options) (*Store, error) {
 		st:             st,
 		b:              newBatch(),
 		known:          newKnownKeys(knownVisitorsMax, knownPathsMax),
+		an:             newAnalytics(opts.PathsPerDay),
 		lastCheckpoint: opts.Now(),
 	}, nil
 }

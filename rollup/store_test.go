@@ -29,7 +29,7 @@ func TestOpenCreatesDirectoryAndMigratesOnce(t *testing.T) {
 	// Reopening applies no migration again and keeps the data.
 	s = openStore(t, path, Options{})
 	diffDumps(t, before, dump(t, s.db))
-	if got, want := rowsOf(t, s.db, "SELECT version FROM schema_migrations"), []string{"1", "2"}; !slices.Equal(got, want) {
+	if got, want := rowsOf(t, s.db, "SELECT version FROM schema_migrations"), []string{"1", "2", "3"}; !slices.Equal(got, want) {
 		t.Errorf("schema_migrations = %v, want %v", got, want)
 	}
 	if got := rowsOf(t, s.db, "PRAGMA journal_mode"); !slices.Equal(got, []string{"wal"}) {
@@ -108,7 +108,7 @@ func TestOpenReadOnly(t *testing.T) {
 		}
 		db.Close()
 		_, err = OpenReadOnly(path)
-		if err == nil || !strings.Contains(err.Error(), "schema version 0 is older than this binary's 2") {
+		if err == nil || !strings.Contains(err.Error(), "schema version 0 is older than this binary's 3") {
 			t.Errorf("err = %v", err)
 		}
 	})

@@ -1,0 +1,644 @@
+package rollup
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/axiomhq/hyperloglog"
+
+	"sitelog/event"
+)
+
+// The analytics model: visits kept incrementally, and per-dimension rows
+// of the stats table with exact visitor sets and HyperLogLog sketches.
+// Every decision here depends on the events and their order in the log
+// alone, never on how the log was cut into batches, so a rebuild from the
+// raw events produces exactly what incremental apply did.
+
+// Visit rules.
+const (
+	// VisitTimeout ends a visit: an event more than this after the visit's
+	// last event (or before its first) starts a new one.
+	VisitTimeout = 30 * time.Minute
+	// visitHorizon: a visit whose last event is this much older than the
+	// newest event applied for its site is never continued, so that which
+	// visit a late event joins does not depend on when it was applied.
+	visitHorizon = 48 * time.Hour
+)
+
+// DirectSource is the visit:source value of visits without a referrer or
+// a utm_source.
+const DirectSource = "Direct / None"
+
+// Dimension names, as the query API and the stats table spell them.
+const (
+	DimTotal     = ""
+	DimPage      = "event:page"
+	DimName      = "event:name"
+	DimHostname  = "event:hostname"
+	DimPropsPfx  = "event:props:"
+	DimEntryPage = "visit:entry_page"
+	DimExitPage  = "visit:exit_page"
+	DimHour      = "time:hour"
+	DimGoal      = "goal"
+)
+
+// VisitDims are the dimensions that a visit takes from its first event,
+// in the order of session.vals.
+var VisitDims = [...]string{
+	"visit:source", "visit:referrer",
+	"visit:utm_source", "visit:utm_medium", "visit:utm_campaign", "visit:utm_content", "visit:utm_term",
+	"visit:browser", "visit:os", "visit:device", "visit:country",
+}
+
+// session is one visit, as the sessions table holds it. Its dimension
+// values are stored as sent: the cardinality cap applies when they count.
+type session struct {
+	id          int64
+	site        string
+	visitor     int64
+	start, last int64 // Unix microseconds
+	exitTS      int64
+	day, hour   string // local day and hour of the first event
+	pageviews   int64
+	events      int64
+	entry, exit string
+	vals        [len(VisitDims)]string
+}
+
+// statKey is one row of stats.
+type statKey struct{ site, dim, day, value string }
+
+func (a statKey) compare(b statKey) int {
+	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.dim, b.dim),
+		strings.Compare(a.day, b.day), strings.Compare(a.value, b.value))
+}
+
+type statDelta struct{ pageviews, visitors, visits, bounces, duration, events int64 }
+
+// memberKey is one visitor of one stats row.
+type memberKey struct {
+	statKey
+	visitor int64
+}
+
+func (a memberKey) compare(b memberKey) int {
+	return cmp.Or(a.statKey.compare(b.statKey), cmp.Compare(a.visitor, b.visitor))
+}
+
+// dimDay is the set of values a stats dimension has on one site and day,
+// for the cardinality cap.
+type dimDay struct{ site, dim, day string }
+
+type visitorKey struct {
+	site    string
+	visitor int64
+}
+
+// goal is a row of goals.
+type goal struct {
+	name, event, path string
+}
+
+// analytics is what the Store knows of the analytics tables from the
+// batches committed, and the batch in progress on top of it.
+type analytics struct {
+	// Committed knowledge.
+	latest   map[visitorKey]*session // each visitor's latest visit
+	clock    map[string]int64        // per site, the newest event time applied
+	values   map[dimDay]map[string]struct{}
+	nValues  int
+	members  *known[memberKey]
+	nextID   int64 // the next session id; 0 when it must be read
+	capLimit int
+
+	// The batch in progress.
+	bLatest  map[visitorKey]*session
+	bClock   map[string]int64
+	bValues  map[dimDay]map[string]struct{} // values admitted by the batch
+	touched  map[int64]*session             // sessions to write, by id
+	stats    map[statKey]*statDelta
+	cands    map[memberKey]struct{}
+	newMemb  []memberKey
+	goals    map[string][]goal
+	rawIndex int // events seen by the batch, for the session column
+}
+
+const (
+	maxLatest = 1 << 18
+	maxValues = 1 << 19
+)
+
+func newAnalytics(capLimit int) *analytics {
+	return &analytics{
+		latest:   make(map[visitorKey]*session),
+		clock:    make(map[string]int64),
+		values:   make(map[dimDay]map[string]struct{}),
+		members:  newKnown[memberKey](knownVisitorsMax * 4),
+		capLimit: capLimit,
+		bLatest:  make(map[visitorKey]*session),
+		bClock:   make(map[string]int64),
+		bValues:  make(map[dimDay]map[string]struct{}),
+		touched:  make(map[int64]*session),
+		stats:    make(map[statKey]*statDelta),
+		cands:    make(map[memberKey]struct{}),
+	}
+}
+
+// forget drops everything the committed knowledge holds: after a failed
+// batch (the ids and values it would have added may or may not be on
+// disk) and after a rebuild.
+func (a *analytics) forget() {
+	clear(a.latest)
+	clear(a.clock)
+	clear(a.values)
+	a.nValues = 0
+	a.members = newKnown[memberKey](knownVisitorsMax * 4)
+	a.nextID = 0
+}
+
+// begin starts a batch.
+func (a *analytics) begin(ctx context.Context, tx *sql.Tx, st *statements) error {
+	clear(a.bLatest)
+	clear(a.bClock)
+	clear(a.bValues)
+	clear(a.touched)
+	clear(a.stats)
+	clear(a.cands)
+	a.newMemb = a.newMemb[:0]
+	if a.nextID == 0 {
+		if err := tx.StmtContext(ctx, st.maxSession).QueryRowContext(ctx).Scan(&a.nextID); err != nil {
+			return fmt.Errorf("session ids: %w", err)
+		}
+		a.nextID++
+	}
+	a.goals = make(map[string][]goal)
+	rows, err := tx.StmtContext(ctx, st.goals).QueryContext(ctx)
+	if err != nil {
+		return fmt.Errorf("goals: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var site string
+		var g goal
+		if err := rows.Scan(&site, &g.name, &g.event, &g.path); err != nil {
+			return err
+		}
+		a.goals[site] = append(a.goals[site], g)
+	}
+	return rows.Err()
+}
+
+// commit folds the batch into the committed knowledge, once its
+// transaction has committed.
+func (a *analytics) commit() {
+	for k, s := range a.bLatest {
+		a.latest[k] = s
+	}
+	if len(a.latest) > maxLatest {
+		clear(a.latest)
+	}
+	for site, t := range a.bClock {
+		a.clock[site] = t
+	}
+	for k, vs := range a.bValues {
+		m := a.values[k]
+		if m == nil {
+			continue // read again when needed: the memo holds all or nothing
+		}
+		for v := range vs {
+			m[v] = struct{}{}
+			a.nValues++
+		}
+	}
+	if a.nValues > maxValues {
+		clear(a.values)
+		a.nValues = 0
+	}
+	for _, m := range a.newMemb {
+		a.members.add(m)
+	}
+}
+
+// add counts one event that is not a bot's, with lt its time in the site's
+// zone, and returns the id of the visit it joined (0 for an unknown
+// visitor).
+func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *event.Event, lt time.Time) (int64, error) {
+	day, hour := lt.Format(time.DateOnly), lt.Format("15")
+	site := e.SiteID
+	pv := e.Type == event.PageView
+	visitor := int64(e.Visitor)
+	var pvs int64
+	if pv {
+		pvs = 1
+	}
+	count := func(dim, value string) error {
+		value, err := a.capped(ctx, tx, st, dimDay{site, dim, day}, value)
+		if err != nil {
+			return err
+		}
+		k := statKey{site, dim, day, value}
+		d := a.delta(k)
+		d.pageviews += pvs
+		d.events++
+		if visitor != 0 {
+			a.cands[memberKey{k, visitor}] = struct{}{}
+		}
+		return nil
+	}
+
+	if err := count(DimTotal, ""); err != nil {
+		return 0, err
+	}
+	if err := count(DimHour, hour); err != nil {
+		return 0, err
+	}
+	if pv {
+		if err := count(DimPage, e.Path); err != nil {
+			return 0, err
+		}
+	} else if err := count(DimName, e.Type); err != nil {
+		return 0, err
+	}
+	if e.Hostname != "" {
+		if err := count(DimHostname, e.Hostname); err != nil {
+			return 0, err
+		}
+	}
+	if e.Props != "" {
+		props, err := event.DecodeProps(e.Props)
+		if err != nil {
+			return 0, err
+		}
+		for _, p := range props {
+			if err := count(DimPropsPfx+p.Key, p.Value); err != nil {
+				return 0, err
+			}
+		}
+	}
+	for _, g := range a.goals[site] {
+		if (g.event != "" && !pv && g.event == e.Type) || (g.path != "" && pv && globMatch(g.path, e.Path)) {
+			if err := count(DimGoal, g.name); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if visitor == 0 {
+		return 0, nil
+	}
+
+	s, err := a.visit(ctx, tx, st, e, day, hour)
+	if err != nil {
+		return 0, err
+	}
+	for i, dim := range VisitDims {
+		if v := s.vals[i]; v != "" {
+			if err := count(dim, v); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if s.entry != "" {
+		if err := count(DimEntryPage, s.entry); err != nil {
+			return 0, err
+		}
+	}
+	return s.id, nil
+}
+
+// visit puts the event of a known visitor in a visit, continuing the
+// visitor's latest one if the event is within VisitTimeout of it, and
+// moves the visit's contribution (visits, bounces, duration) to match.
+func (a *analytics) visit(ctx context.Context, tx *sql.Tx, st *statements, e *event.Event, day, hour string) (*session, error) {
+	site, visitor, t := e.SiteID, int64(e.Visitor), e.Time.UnixMicro()
+	clock, err := a.siteClock(ctx, tx, st, site)
+	if err != nil {
+		return nil, err
+	}
+	clock = max(clock, t)
+	a.bClock[site] = clock
+
+	vk := visitorKey{site, visitor}
+	s, err := a.latestVisit(ctx, tx, st, vk)
+	if err != nil {
+		return nil, err
+	}
+	pv := e.Type == event.PageView
+	timeout := VisitTimeout.Microseconds()
+	if s != nil && s.last >= clock-visitHorizon.Microseconds() && t >= s.start-timeout && t <= s.last+timeout {
+		if _, ok := a.touched[s.id]; !ok {
+			c := *s // the committed copy stays as it was until the commit
+			s = &c
+			a.touched[s.id] = s
+			a.bLatest[vk] = s
+		}
+		if err := a.contribute(ctx, tx, st, s, -1); err != nil {
+			return nil, err
+		}
+		s.start, s.last = min(s.start, t), max(s.last, t)
+	} else {
+		// The new visit is the visitor's latest unless it is a late event
+		// older than the latest's last one.
+		n := &session{id: a.nextID, site: site, visitor: visitor, start: t, last: t, day: day, hour: hour,
+			vals: visitValues(e)}
+		a.nextID++
+		a.touched[n.id] = n
+		if s == nil || n.last >= s.last {
+			a.bLatest[vk] = n
+		}
+		s = n
+	}
+	s.events++
+	if pv {
+		s.pageviews++
+		if s.entry == "" {
+			s.entry = e.Path
+		}
+		if t >= s.exitTS || s.exit == "" {
+			s.exit, s.exitTS = e.Path, t
+		}
+	}
+	if err := a.contribute(ctx, tx, st, s, +1); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// visitValues are the visit dimension values an event starts a visit with.
+func visitValues(e *event.Event) [len(VisitDims)]string {
+	source := e.Source
+	if source == "" {
+		source = e.UTMSource
+	}
+	if source == "" {
+		source = DirectSource
+	}
+	return [...]string{source, e.Referrer, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
+		e.Browser, e.OS, e.Device, e.Country}
+}
+
+// contribute adds sign times the visit's counts (one visit, a bounce if it
+// has exactly one page view, its duration) to the rows it counts under:
+// the site's totals and start hour, and each of its visit values, on the
+// day it started.
+func (a *analytics) contribute(ctx context.Context, tx *sql.Tx, st *statements, s *session, sign int64) error {
+	var bounce int64
+	if s.pageviews == 1 {
+		bounce = 1
+	}
+	dur := (s.last - s.start) / 1e6
+	add := func(dim, value string) error {
+		value, err := a.capped(ctx, tx, st, dimDay{s.site, dim, s.day}, value)
+		if err != nil {
+			return err
+		}
+		d := a.delta(statKey{s.site, dim, s.day, value})
+		d.visits += sign
+		d.bounces += sign * bounce
+		d.duration += sign * dur
+		return nil
+	}
+	if err := add(DimTotal, ""); err != nil {
+		return err
+	}
+	if err := add(DimHour, s.hour); err != nil {
+		return err
+	}
+	for i, dim := range VisitDims {
+		if v := s.vals[i]; v != "" {
+			if err := add(dim, v); err != nil {
+				return err
+			}
+		}
+	}
+	if s.entry != "" {
+		if err := add(DimEntryPage, s.entry); err != nil {
+			return err
+		}
+	}
+	if s.exit != "" {
+		if err := add(DimExitPage, s.exit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *analytics) delta(k statKey) *statDelta {
+	d := a.stats[k]
+	if d == nil {
+		d = new(statDelta)
+		a.stats[k] = d
+	}
+	return d
+}
+
+// capped returns the value under which to count value in the dimension
+// on its day: itself if the day has it or has room for it, OtherPath once
+// the day has capLimit values. A value once admitted stays admitted, so
+// the same (dimension, day, value) always counts under the same row. The
+// site's totals and its hours are never capped.
+func (a *analytics) capped(ctx context.Context, tx *sql.Tx, st *statements, k dimDay, value string) (string, error) {
+	if k.dim == DimTotal || k.dim == DimHour {
+		return value, nil
+	}
+	stored := a.values[k]
+	if stored == nil {
+		stored = make(map[string]struct{})
+		rows, err := tx.StmtContext(ctx, st.valuesOf).QueryContext(ctx, k.site, k.dim, k.day, OtherPath)
+		if err != nil {
+			return "", err
+		}
+		for rows.Next() {
+			var v string
+			if err := rows.Scan(&v); err != nil {
+				rows.Close()
+				return "", err
+			}
+			stored[v] = struct{}{}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return "", err
+		}
+		// What the batch admitted before is in bValues, not in stored:
+		// stored is only what was committed before the batch began. But
+		// the read above ran inside the batch's transaction, before any
+		// stats row was written (rows are written at the end), so it
+		// holds exactly the committed values.
+		a.values[k] = stored
+		a.nValues += len(stored)
+	}
+	if _, ok := stored[value]; ok || value == OtherPath {
+		return value, nil
+	}
+	added := a.bValues[k]
+	if _, ok := added[value]; ok {
+		return value, nil
+	}
+	if len(stored)+len(added) >= a.capLimit {
+		return OtherPath, nil
+	}
+	if added == nil {
+		added = make(map[string]struct{})
+		a.bValues[k] = added
+	}
+	added[value] = struct{}{}
+	return value, nil
+}
+
+func (a *analytics) siteClock(ctx context.Context, tx *sql.Tx, st *statements, site string) (int64, error) {
+	if t, ok := a.bClock[site]; ok {
+		return t, nil
+	}
+	if t, ok := a.clock[site]; ok {
+		return t, nil
+	}
+	var t int64
+	err := tx.StmtContext(ctx, st.clockOf).QueryRowContext(ctx, site).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		t, err = 0, nil
+	}
+	return t, err
+}
+
+// latestVisit returns the visitor's latest visit (greatest last event,
+// then greatest id), or nil.
+func (a *analytics) latestVisit(ctx context.Context, tx *sql.Tx, st *statements, k visitorKey) (*session, error) {
+	if s, ok := a.bLatest[k]; ok {
+		return s, nil
+	}
+	if s, ok := a.latest[k]; ok {
+		return s, nil
+	}
+	s := &session{site: k.site, visitor: k.visitor}
+	err := tx.StmtContext(ctx, st.sessionOf).QueryRowContext(ctx, k.site, k.visitor).Scan(
+		&s.id, &s.start, &s.last, &s.exitTS, &s.day, &s.hour, &s.pageviews, &s.events, &s.entry, &s.exit,
+		&s.vals[0], &s.vals[1], &s.vals[2], &s.vals[3], &s.vals[4], &s.vals[5], &s.vals[6],
+		&s.vals[7], &s.vals[8], &s.vals[9], &s.vals[10])
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.latest[k] = s
+	return s, nil
+}
+
+// write stores the batch's sessions, visitors, sketches and stats. Keys
+// are written in sorted order.
+func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scratch []any) ([]any, error) {
+	// The visitors each row did not have yet count, and go into its sketch.
+	for k := range a.cands {
+		if !a.members.has(k) {
+			a.newMemb = append(a.newMemb, k)
+		}
+	}
+	slices.SortFunc(a.newMemb, memberKey.compare)
+	args := scratch[:0]
+	for _, m := range a.newMemb {
+		args = append(args, m.site, m.dim, m.day, m.value, m.visitor)
+	}
+	sketches := make(map[statKey][]int64)
+	var m memberKey
+	err := st.statsVisitors.query(ctx, tx, args, func(r *sql.Rows) error {
+		if err := r.Scan(&m.site, &m.dim, &m.day, &m.value, &m.visitor); err != nil {
+			return err
+		}
+		a.delta(m.statKey).visitors++
+		sketches[m.statKey] = append(sketches[m.statKey], m.visitor)
+		return nil
+	})
+	if err != nil {
+		return args, fmt.Errorf("stats visitors: %w", err)
+	}
+
+	args = args[:0]
+	sketchOf := tx.StmtContext(ctx, st.sketchOf)
+	for _, k := range sortedKeys(sketches) {
+		sk := hyperloglog.New14()
+		var data []byte
+		err := sketchOf.QueryRowContext(ctx, k.site, k.dim, k.day, k.value).Scan(&data)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return args, fmt.Errorf("sketch: %w", err)
+		default:
+			if err := sk.UnmarshalBinary(data); err != nil {
+				return args, fmt.Errorf("sketch of %v: %w", k, err)
+			}
+		}
+		for _, v := range sketches[k] {
+			sk.InsertHash(uint64(v))
+		}
+		data, err = sk.MarshalBinary()
+		if err != nil {
+			return args, err
+		}
+		args = append(args, k.site, k.dim, k.day, k.value, data)
+	}
+	if err := st.sketches.exec(ctx, tx, args); err != nil {
+		return args, fmt.Errorf("sketches: %w", err)
+	}
+
+	args = args[:0]
+	for _, k := range sortedKeys(a.stats) {
+		d := a.stats[k]
+		args = append(args, k.site, k.dim, k.day, k.value, d.pageviews, d.visitors, d.visits, d.bounces, d.duration, d.events)
+	}
+	if err := st.stats.exec(ctx, tx, args); err != nil {
+		return args, fmt.Errorf("stats: %w", err)
+	}
+
+	args = args[:0]
+	ids := slices.Sorted(maps.Keys(a.touched))
+	for _, id := range ids {
+		s := a.touched[id]
+		args = append(args, s.id, s.site, s.visitor, s.start, s.last, s.exitTS, s.day, s.hour, s.pageviews, s.events, s.entry, s.exit)
+		for _, v := range s.vals {
+			args = append(args, v)
+		}
+	}
+	if err := st.sessions.exec(ctx, tx, args); err != nil {
+		return args, fmt.Errorf("sessions: %w", err)
+	}
+
+	args = args[:0]
+	for _, site := range slices.Sorted(maps.Keys(a.bClock)) {
+		args = append(args, site, a.bClock[site])
+	}
+	if err := st.clocks.exec(ctx, tx, args); err != nil {
+		return args, fmt.Errorf("session clocks: %w", err)
+	}
+	return args, nil
+}
+
+// globMatch reports whether s matches pattern, where '*' matches any run
+// of characters and everything else itself.
+func globMatch(pattern, s string) bool {
+	parts := strings.Split(pattern, "*")
+	if len(parts) == 1 {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, p := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, p)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(p):]
+	}
+	return len(s) >= len(last) && strings.HasSuffix(s, last)
+}
