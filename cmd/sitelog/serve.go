@@ -57,9 +57,10 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	}()
 
 	var (
-		log    *wal.Log
-		worker *rollup.Worker
-		store  *rollup.Store
+		log      *wal.Log
+		worker   *rollup.Worker
+		store    *rollup.Store
+		registry *sites.Registry
 	)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	defer stopWorker()
@@ -69,6 +70,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			PathsPerDay: cfg.PathsPerDay,
 			Logger:      logger,
 			Metrics:     rollup.NewMetrics(reg),
+			// Days count in each site's time zone. The worker starts only
+			// once the registry is loaded, below.
+			Zone: func(site string) *time.Location {
+				if s, ok := registry.Snapshot().Site(site); ok {
+					return s.Location()
+				}
+				return nil
+			},
 		})
 		if err != nil {
 			return err
@@ -96,6 +105,31 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			return err
 		}
 		worker = rollup.NewWorker(store, log, rollup.WorkerConfig{Logger: logger, RetainRaw: cfg.RetainRaw})
+	}
+
+	// The sites registry and the report keys, read through a read-only
+	// pool (which reports share) and re-read within a second of a change
+	// that the sites and keys commands or the admin API make.
+	readers, err := rollup.OpenReadOnly(dbPath)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, closer{"read-only database pool", readers.Close})
+	registry, err = sites.Load(ctx, readers, sites.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	registryCtx, stopRegistry := context.WithCancel(context.Background())
+	defer stopRegistry()
+	var registryDone sync.WaitGroup
+	registryDone.Go(func() { registry.Run(registryCtx) })
+	closers = append(closers, closer{"sites registry", func() error {
+		stopRegistry()
+		registryDone.Wait()
+		return nil
+	}})
+
+	if worker != nil {
 		workerDone.Go(func() {
 			if err := worker.Run(workerCtx); err != nil {
 				logger.Error("rollup worker stopped", "err", err)
@@ -110,28 +144,6 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			return nil
 		}})
 	}
-
-	// The sites registry and the report keys, read through a read-only
-	// pool (which reports share) and re-read within a second of a change
-	// that the sites and keys commands or the admin API make.
-	readers, err := rollup.OpenReadOnly(dbPath)
-	if err != nil {
-		return err
-	}
-	closers = append(closers, closer{"read-only database pool", readers.Close})
-	registry, err := sites.Load(ctx, readers, sites.Options{Logger: logger})
-	if err != nil {
-		return err
-	}
-	registryCtx, stopRegistry := context.WithCancel(context.Background())
-	defer stopRegistry()
-	var registryDone sync.WaitGroup
-	registryDone.Go(func() { registry.Run(registryCtx) })
-	closers = append(closers, closer{"sites registry", func() error {
-		stopRegistry()
-		registryDone.Wait()
-		return nil
-	}})
 
 	var servers []*http.Server
 	var names []string // of servers, for the log

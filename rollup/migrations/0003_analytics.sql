@@ -27,8 +27,8 @@ CREATE INDEX events_site_ts ON events (site_id, ts);
 
 -- Visits. A visit is the events of one visitor on one site with no gap of
 -- 30 minutes or more between them. The attributes are those of the first
--- event, except exit, which follows the visit's latest page view. Every
--- dimension value is stored as counted, after the cardinality cap.
+-- event, except exit, which follows the visit's latest page view. Values
+-- are stored as sent: the cardinality cap applies where they are counted.
 CREATE TABLE sessions (
 	id           INTEGER PRIMARY KEY,
 	site_id      TEXT    NOT NULL,
