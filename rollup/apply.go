@@ -156,7 +156,12 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 		b.newSiteUsers = unknownKeys(b.newSiteUsers[:0], b.siteUsers, s.known.siteUsers)
 		s.capPaths(b)
 	}()
-	err := s.st.events.exec(ctx, tx, b.events)
+	var err error
+	if b.rebuilding {
+		err = s.setSessions(ctx, tx, b)
+	} else {
+		err = s.st.events.exec(ctx, tx, b.events)
+	}
 	<-done
 	if err != nil {
 		return fmt.Errorf("insert events: %w", err)
@@ -227,6 +232,18 @@ func (s *Store) add(ctx context.Context, tx *sql.Tx, b *batch, logID int64, inde
 		}
 	}
 	b.add(logID, index, e, visit, lt.Format(time.DateOnly))
+	return nil
+}
+
+// setSessions stores the visit of each of the batch's raw events, which a
+// rebuild reads back rather than inserts.
+func (s *Store) setSessions(ctx context.Context, tx *sql.Tx, b *batch) error {
+	st := tx.StmtContext(ctx, s.st.setSession)
+	for row := b.events; len(row) > 0; row = row[eventCols:] {
+		if _, err := st.ExecContext(ctx, row[11], row[0], row[1]); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -330,6 +347,7 @@ type dayPaths struct {
 // and slices are kept between batches.
 type batch struct {
 	events     []any // raw event rows, as arguments of the insert
+	rebuilding bool  // the raw events are stored already: set their visits only
 	args       []any // scratch for the upserts
 	pageViews  []dayPathKey
 	daily      map[dayKey]*dayCounts
@@ -391,6 +409,7 @@ func (b *batch) add(logID int64, index uint64, e *event.Event, visit int64, day 
 	if e.Bot {
 		bot = 1
 	}
+	// eventCols values, in the order of the events statement.
 	b.events = append(b.events, logID, int64(index), e.SiteID, e.Type, e.Path, e.Query, e.Fragment, e.UserID, e.Time.UnixMicro(), bot,
 		int64(e.Visitor), visit, e.Hostname, e.Referrer, e.Source, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
 		e.Browser, e.OS, e.Device, e.Country, int64(e.ScreenWidth), e.Props)
@@ -427,6 +446,9 @@ func (b *batch) add(logID int64, index uint64, e *event.Event, visit int64, day 
 		}
 	}
 }
+
+// eventCols is the number of values of a raw event row.
+const eventCols = 26
 
 type dayCounts struct{ views, events, users, bots, paths int64 }
 type siteCounts struct{ views, events, users, bots int64 }

@@ -164,6 +164,7 @@ type statements struct {
 	clockOf       *sql.Stmt // site_id → max_ts
 	sessionOf     *sql.Stmt // site_id, visitor → the latest session
 	sketchOf      *sql.Stmt // site_id, dim, day, value → sketch
+	setSession    *sql.Stmt // session, log_id, log_index
 	statsVisitors *bulk     // returns each new (site_id, dim, day, value, visitor)
 	sketches      *bulk
 	stats         *bulk
@@ -185,7 +186,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 
 		events: p.bulk(`INSERT INTO events (log_id, log_index, site_id, event_type, path, query, fragment, user_id, ts, bot,
 	visitor, session, hostname, referrer, source, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
-	browser, os, device, country, screen_width, props) VALUES `, 26, ``),
+	browser, os, device, country, screen_width, props) VALUES `, eventCols, ``),
 		dailyUsers: p.bulk(`INSERT INTO daily_users (site_id, day, user_id) VALUES `, 3,
 			` ON CONFLICT (site_id, day, user_id) DO NOTHING RETURNING site_id, day`),
 		siteUsers: p.bulk(`INSERT INTO site_users (site_id, user_id) VALUES `, 2,
@@ -219,7 +220,8 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		sessionOf: p.one(`SELECT id, start_ts, last_ts, exit_ts, day, hour, pageviews, events, entry_page, exit_page,
 	source, referrer, utm_source, utm_medium, utm_campaign, utm_content, utm_term, browser, os, device, country
 	FROM sessions WHERE site_id = ? AND visitor = ? ORDER BY last_ts DESC, id DESC LIMIT 1`),
-		sketchOf: p.one(`SELECT sketch FROM stats_sketches WHERE site_id = ? AND dim = ? AND day = ? AND value = ?`),
+		sketchOf:   p.one(`SELECT sketch FROM stats_sketches WHERE site_id = ? AND dim = ? AND day = ? AND value = ?`),
+		setSession: p.one(`UPDATE events SET session = ? WHERE log_id = ? AND log_index = ?`),
 		statsVisitors: p.bulk(`INSERT INTO stats_visitors (site_id, dim, day, value, visitor) VALUES `, 5,
 			` ON CONFLICT (site_id, dim, day, value, visitor) DO NOTHING RETURNING site_id, dim, day, value, visitor`),
 		sketches: p.bulk(`INSERT INTO stats_sketches (site_id, dim, day, value, sketch) VALUES `, 5,

@@ -121,6 +121,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	// began, and the log is told only after the commit.
 	applyCtx := context.WithoutCancel(ctx)
 	buf := make([]wal.Entry, 0, w.cfg.BatchSize)
+	var lastPoll time.Time
 	for {
 		// Between batches, one step of raw-event retention, if due. While
 		// a pass is under way the read below does not wait long for new
@@ -129,18 +130,21 @@ func (w *Worker) Run(ctx context.Context) error {
 		if err != nil && !errors.Is(err, ErrClosed) {
 			w.logger.Error("rollup: worker could not delete old raw events; trying again later", "err", err)
 		}
+		if now := time.Now(); now.Sub(lastPoll) >= rebuildPoll {
+			lastPoll = now
+			w.rebuild(applyCtx)
+		}
 		var batch []wal.Entry
 		if !w.retry(ctx, "read the log", func() error {
-			readCtx, cancel := ctx, context.CancelFunc(func() {})
-			if w.ret.keep > 0 {
-				wait := w.cfg.PruneEvery
-				if pruning {
-					// Long enough to take events that are there, short
-					// enough to go on with the pass when there are none.
-					wait = 10 * time.Millisecond
-				}
-				readCtx, cancel = context.WithTimeout(ctx, wait)
+			// The read waits for events at most until the next look for
+			// rebuild requests, or less while a retention pass is under way.
+			wait := rebuildPoll
+			if pruning {
+				// Long enough to take events that are there, short
+				// enough to go on with the pass when there are none.
+				wait = 10 * time.Millisecond
 			}
+			readCtx, cancel := context.WithTimeout(ctx, wait)
 			defer cancel()
 			var err error
 			batch, err = w.src.Read(readCtx, applied+1, w.cfg.BatchSize, buf)
