@@ -42,6 +42,7 @@ commands:
   report   serve reports and the dashboard read-only from the data directory
   load     drive a running server with a seeded workload and measure it
   backup   write a consistent copy of the database while the server runs
+  rebuild  recompute the rollups from the raw events (after a time zone change)
   sites    the sites registry: add, list, remove
   keys     report keys: create, list, revoke
   version  print the version
@@ -71,6 +72,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSites(ctx, args[1:], getenv, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	case "rebuild":
+		return runRebuild(ctx, args[1:], getenv, stdout, stderr)
 	}
 	var m mode
 	switch args[0] {
