@@ -119,6 +119,7 @@ func New(db *sql.DB, cfg Config) *Handler {
 func (h *Handler) Register(r *httprouter.Router) {
 	r.Handler(http.MethodGet, "/stats", h.wrap("stats", h.authenticated(serveScoped(h, readStats))))
 	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", h.authenticated(serveScoped(h, readEvents))))
+	r.Handler(http.MethodPost, "/api/v1/query", h.wrap("api_query", h.authenticated(http.HandlerFunc(h.serveQuery))))
 	if h.admin != nil {
 		admin := h.wrap("admin_sites", h.adminOnly(h.admin))
 		r.Handler(http.MethodGet, "/api/sites", admin)
