@@ -25,6 +25,9 @@ const (
 //	GET    /api/sites      → 200 {"sites":[{"id","hostnames","time_zone"}]}
 //	PUT    /api/sites/ID   {"hostnames":[...],"time_zone":"..."} → 201 (new) or 200, the site
 //	DELETE /api/sites/ID   → 204; 404 if not registered
+//	GET    /api/sites/ID/goals        → 200 {"goals":[{"id","site_id","name","event_name"|"page_path","created"}]}
+//	PUT    /api/sites/ID/goals/NAME   {"event_name":"..."} or {"page_path":"..."} → 201 (new) or 200 (the same goal), the goal; 409 if NAME is another goal's
+//	DELETE /api/sites/ID/goals/NAME   → 204; 404 if there is no such goal
 //
 // Errors are JSON {"error":"..."}. It does not authenticate: whoever mounts
 // it lets only admin keys reach it. It writes through a database opened
@@ -85,6 +88,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), apiTime)
 	defer cancel()
 	id, one := strings.CutPrefix(r.URL.Path, apiSite)
+	if site, sub, ok := strings.Cut(id, "/"); one && ok {
+		// A site ID has no "/": what follows it is one of the site's
+		// collections, of which goals is the only one.
+		a.serveGoals(ctx, w, r, site, sub)
+		return
+	}
 	switch {
 	case r.URL.Path == apiSites && r.Method == http.MethodGet:
 		a.list(ctx, w, r)

@@ -1,6 +1,6 @@
 // Package sites owns the sites registry and the report keys: which sites
 // exist, which host names their events may come from, their time zones,
-// and the keys that may read their reports.
+// the keys that may read their reports, and their goals.
 //
 // The registry lives in the database beside the rollups. Writers (the
 // sites and keys commands, the admin API) change it through a Store on a

@@ -20,4 +20,11 @@ const (
 
 	sqlInsertKey = `INSERT INTO report_keys (site_id, label, hash, created_at) VALUES (?, ?, ?, ?) RETURNING id`
 	sqlDeleteKey = `DELETE FROM report_keys WHERE id = ?`
+
+	// Goals are created by 0003_analytics.sql; '' selects every site's.
+	sqlGoals = `SELECT id, site_id, name, event_name, page_path, created_at FROM goals
+		WHERE ?1 = '' OR site_id = ?1 ORDER BY site_id, name`
+	sqlGoalByName = `SELECT id, site_id, name, event_name, page_path, created_at FROM goals WHERE site_id = ? AND name = ?`
+	sqlInsertGoal = `INSERT INTO goals (site_id, name, event_name, page_path, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`
+	sqlDeleteGoal = `DELETE FROM goals WHERE site_id = ? AND name = ?`
 )
