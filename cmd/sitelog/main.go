@@ -8,6 +8,7 @@
 //	sitelog load     drive a running server with a seeded workload and measure it
 //	sitelog sites    the sites registry: add, list, remove
 //	sitelog keys     report keys: create, list, revoke
+//	sitelog goals    conversion goals: add, list, remove
 //	sitelog version  print the version
 package main
 
@@ -45,6 +46,7 @@ commands:
   rebuild  recompute the rollups from the raw events (after a time zone change)
   sites    the sites registry: add, list, remove
   keys     report keys: create, list, revoke
+  goals    conversion goals: add, list, remove
   version  print the version
 
 Run 'sitelog <command> -h' for the flags of a command.
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runSites(ctx, args[1:], getenv, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	case "goals":
+		return runGoals(ctx, args[1:], getenv, stdout, stderr)
 	case "rebuild":
 		return runRebuild(ctx, args[1:], getenv, stdout, stderr)
 	}

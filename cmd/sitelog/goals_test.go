@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestGoalsCommands(t *testing.T) {
+	dir := t.TempDir()
+	f := func(args []string, wantCode int, wantOut, wantErr string) {
+		t.Helper()
+		code, out, errOut := cli(t, dir, args...)
+		if code != wantCode || out != wantOut || !strings.Contains(errOut, wantErr) {
+			t.Errorf("sitelog %q: exit %d\nstdout %q\nstderr %q\nwant exit %d, stdout %q, stderr containing %q", args, code, out, errOut, wantCode, wantOut, wantErr)
+		}
+	}
+	args := strings.Fields
+	f(args("goals list"), 0, "SITE  NAME  GOAL  CREATED\n", "")
+	f(args("goals add --site s --path /blog/*"), 0, "added goal \"Visit /blog/*\" of site s: page /blog/*\n", "")
+	f(args("goals add --site s --event signup"), 0, "added goal \"signup\" of site s: event signup\n", "")
+	f([]string{"goals", "add", "--site", "t", "--event", "purchase", "--name", "Bought something"}, 0,
+		"added goal \"Bought something\" of site t: event purchase\n", "")
+	// Flags may follow one another in any order; the same goal again is
+	// no change.
+	f(args("goals add --event signup --site s"), 0, "goal \"signup\" of site s exists already: event signup\n", "")
+
+	code, out, _ := cli(t, dir, "goals", "list")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[1], "s     Visit /blog/*     page /blog/*    20") ||
+		!strings.HasPrefix(lines[2], "s     signup            event signup    20") ||
+		!strings.HasPrefix(lines[3], "t     Bought something  event purchase  20") {
+		t.Errorf("goals list: exit %d\n%s", code, out)
+	}
+	code, out, _ = cli(t, dir, "goals", "list", "--site", "t", "--json")
+	var listed []struct {
+		ID        int64  `json:"id"`
+		Site      string `json:"site_id"`
+		Name      string `json:"name"`
+		EventName string `json:"event_name"`
+	}
+	if err := json.Unmarshal([]byte(out), &listed); code != 0 || err != nil || len(listed) != 1 ||
+		listed[0].Site != "t" || listed[0].Name != "Bought something" || listed[0].EventName != "purchase" {
+		t.Errorf("goals list --site t --json: exit %d, %v\n%s", code, err, out)
+	}
+
+	// Mistakes the user must fix: exit 2.
+	f(args("goals add --site s"), 2, "", "give --site ID and either --event NAME or --path PATTERN")
+	f(args("goals add --event signup"), 2, "", "give --site ID and either --event NAME or --path PATTERN")
+	f(args("goals add --site s --event a --path /a"), 2, "", "give --site ID and either --event NAME or --path PATTERN")
+	f(args("goals add --site s --path pricing"), 2, "", "page_path: must start with /")
+	f(args("goals add --site bad/id --event a"), 2, "", "site_id: must be 1-100 characters")
+	f(args("goals add --site s --event x extra"), 2, "", `unexpected arguments ["extra"]`)
+	f(args("goals remove --site s"), 2, "", "give --site ID and --name NAME")
+	f(args("goals nope"), 2, "", `unknown command "nope"`)
+	f(args("goals"), 2, "", "usage: sitelog goals")
+	// Conflicts and absences: exit 1.
+	f(args("goals add --site s --path /signup --name signup"), 1, "",
+		`site s has a goal named "signup" already (event signup); remove it first`)
+	f([]string{"goals", "remove", "--site", "s", "--name", "Visit /blog/*"}, 0, "removed goal \"Visit /blog/*\" of site s (what it counted stays)\n", "")
+	f([]string{"goals", "remove", "--site", "s", "--name", "Visit /blog/*"}, 1, "", "not found")
+	f(args("goals help"), 0, goalsUsage, "")
+}
