@@ -17,6 +17,8 @@ import (
 	"github.com/julienschmidt/httprouter"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"sitelog/dashboard"
+	"sitelog/derive"
 	"sitelog/ingest"
 	"sitelog/metrics"
 	"sitelog/report"
@@ -161,7 +163,20 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		if cfg.StrictSites {
 			checker = registry
 		}
-		ingest.New(ingest.Config{Logger: logger, Wrap: httpm.Wrap, Sites: checker, RateLimit: cfg.RateLimit}, log, ingest.NewMetrics(reg)).Register(r)
+		// The daily salts of visitor ids, kept apart from the log and the
+		// database: deleting them is what makes old ids unlinkable.
+		salts, err := derive.OpenSalts(filepath.Join(cfg.DataDir, "salts"), time.Now)
+		if err != nil {
+			return err
+		}
+		ingest.New(ingest.Config{
+			Logger:         logger,
+			Wrap:           httpm.Wrap,
+			Sites:          checker,
+			RateLimit:      cfg.RateLimit,
+			TrustedProxies: cfg.TrustedProxies,
+			Salts:          salts,
+		}, log, ingest.NewMetrics(reg)).Register(r)
 		servers = append(servers, newServer(ctx, cfg.IngestAddr, r))
 		names = append(names, "ingest")
 	}
@@ -175,6 +190,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			Keys:        registry,
 			RequireKeys: cfg.RequireKeys,
 			Admin:       admin,
+		}).Register(r)
+		dashboard.New(dashboard.Config{
+			Keys:        registry,
+			RequireKeys: cfg.RequireKeys,
+			Sites:       func() []sites.Site { return registry.Snapshot().Sites() },
+			Wrap:        httpm.Wrap,
 		}).Register(r)
 		servers = append(servers, newServer(ctx, cfg.ReportAddr, r))
 		names = append(names, "report")
