@@ -58,9 +58,13 @@ type Config struct {
 	Keys        Keys
 	RequireKeys bool
 	// Admin, if set, serves the admin API of the sites registry (GET
-	// /api/sites, PUT and DELETE /api/sites/:id). Only requests with an
-	// admin key reach it, whatever RequireKeys says.
+	// /api/sites, PUT and DELETE /api/sites/:id, and a site's goals under
+	// /api/sites/:id/goals). Only requests with an admin key reach it,
+	// whatever RequireKeys says.
 	Admin http.Handler
+	// Now is the clock of the reports that look back from the present
+	// (GET /api/v1/realtime). Nil means time.Now.
+	Now func() time.Time
 }
 
 // Keys finds report keys by their token; *sites.Registry is one.
@@ -82,6 +86,7 @@ type Handler struct {
 	timeout     time.Duration
 	wrap        func(name string, h http.Handler) http.Handler
 	log         *slog.Logger
+	now         func() time.Time
 	router      *httprouter.Router
 }
 
@@ -96,6 +101,10 @@ func New(db *sql.DB, cfg Config) *Handler {
 		timeout:     cfg.QueryTimeout,
 		wrap:        cfg.Wrap,
 		log:         cfg.Logger,
+		now:         cfg.Now,
+	}
+	if h.now == nil {
+		h.now = time.Now
 	}
 	if h.timeout <= 0 {
 		h.timeout = DefaultQueryTimeout
@@ -111,20 +120,28 @@ func New(db *sql.DB, cfg Config) *Handler {
 	return h
 }
 
-// Register adds the report's routes to r: GET /stats and GET /stats/events
-// behind the key check, and the admin API if Config has one. It also makes
-// r answer unknown routes (404) and wrong methods (405) with JSON errors, as
-// every error on the report address is JSON; routes that main adds
-// afterwards (/metrics, /healthz, /readyz) are unaffected and stay open.
+// Register adds the report's routes to r: GET /stats, GET /stats/events,
+// POST /api/v1/query, GET /api/v1/realtime and GET /api/v1/events behind
+// the key check, and the admin API if Config has one. It also makes r answer unknown routes (404) and wrong
+// methods (405) with JSON errors, as every error on the report address is
+// JSON; routes that main adds afterwards (/metrics, /healthz, /readyz) are
+// unaffected and stay open.
 func (h *Handler) Register(r *httprouter.Router) {
 	r.Handler(http.MethodGet, "/stats", h.wrap("stats", h.authenticated(serveScoped(h, readStats))))
 	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", h.authenticated(serveScoped(h, readEvents))))
 	r.Handler(http.MethodPost, "/api/v1/query", h.wrap("api_query", h.authenticated(http.HandlerFunc(h.serveQuery))))
+	r.Handler(http.MethodGet, "/api/v1/realtime", h.wrap("realtime", h.authenticated(http.HandlerFunc(h.serveRealtime))))
+	r.Handler(http.MethodGet, "/api/v1/events", h.wrap("events_list", h.authenticated(http.HandlerFunc(h.serveEventsList))))
 	if h.admin != nil {
 		admin := h.wrap("admin_sites", h.adminOnly(h.admin))
 		r.Handler(http.MethodGet, "/api/sites", admin)
 		r.Handler(http.MethodPut, "/api/sites/:id", admin)
 		r.Handler(http.MethodDelete, "/api/sites/:id", admin)
+		// A goal's name may hold "/" (as "Visit /blog/*" does), so it
+		// is the rest of the path.
+		r.Handler(http.MethodGet, "/api/sites/:id/goals", admin)
+		r.Handler(http.MethodPut, "/api/sites/:id/goals/*name", admin)
+		r.Handler(http.MethodDelete, "/api/sites/:id/goals/*name", admin)
 	}
 	r.NotFound = http.HandlerFunc(h.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(h.methodNotAllowed)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -60,4 +62,36 @@ func TestGoalsCommands(t *testing.T) {
 	f([]string{"goals", "remove", "--site", "s", "--name", "Visit /blog/*"}, 0, "removed goal \"Visit /blog/*\" of site s (what it counted stays)\n", "")
 	f([]string{"goals", "remove", "--site", "s", "--name", "Visit /blog/*"}, 1, "", "not found")
 	f(args("goals help"), 0, goalsUsage, "")
+}
+
+// Goals added while the server runs count from the next batch the worker
+// applies, and the raw events list filters on them.
+func TestGoalsWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	srv := startChild(t, dir)
+	if code, _, errOut := cli(t, dir, "goals", "add", "--site", "live", "--event", "signup", "--name", "Signed up"); code != 0 {
+		t.Fatalf("goals add while serving: %s", errOut)
+	}
+	if code, _, errOut := cli(t, dir, "goals", "add", "--site", "live", "--path", "/docs/*"); code != 0 {
+		t.Fatalf("goals add while serving: %s", errOut)
+	}
+	body := `[{"site_id":"live","path":"/docs/intro","user_id":"u1"},{"site_id":"live","event_type":"signup","user_id":"u1"},` +
+		`{"site_id":"live","path":"/","user_id":"u2"}]`
+	if code, resp := request(t, "POST", srv.ingest+"/events", "", body); code != http.StatusAccepted {
+		t.Fatalf("POST /events: %d %s", code, resp)
+	}
+	waitApplied(t, srv.ingest)
+
+	query := `{"site_id":"live","metrics":["events"],"date_range":"all","dimensions":["goal"],"order_by":[["goal","asc"]]}`
+	code, resp := request(t, "POST", srv.report+"/api/v1/query", "", query)
+	if code != http.StatusOK || !strings.Contains(resp, `{"dimensions":["Signed up"],"metrics":[1]}`) ||
+		!strings.Contains(resp, `{"dimensions":["Visit /docs/*"],"metrics":[1]}`) {
+		t.Errorf("goal conversions: %d %s", code, resp)
+	}
+	filters := url.QueryEscape(`[["is","goal",["Visit /docs/*","Signed up"]]]`)
+	code, resp = request(t, "GET", srv.report+"/api/v1/events?site_id=live&filters="+filters, "", "")
+	if code != http.StatusOK || strings.Count(resp, `"type":`) != 2 || strings.Contains(resp, `"path":"/"`) {
+		t.Errorf("events completing a goal: %d %s", code, resp)
+	}
+	srv.stop(t)
 }
