@@ -122,7 +122,8 @@ func New(db *sql.DB, cfg Config) *Handler {
 
 // Register adds the report's routes to r: GET /stats, GET /stats/events,
 // POST /api/v1/query, GET /api/v1/realtime and GET /api/v1/events behind
-// the key check, and the admin API if Config has one. It also makes r answer unknown routes (404) and wrong
+// the key check, GET /api/v1/openapi.json open to all, and the admin API
+// if Config has one. It also makes r answer unknown routes (404) and wrong
 // methods (405) with JSON errors, as every error on the report address is
 // JSON; routes that main adds afterwards (/metrics, /healthz, /readyz) are
 // unaffected and stay open.
@@ -132,6 +133,7 @@ func (h *Handler) Register(r *httprouter.Router) {
 	r.Handler(http.MethodPost, "/api/v1/query", h.wrap("api_query", h.authenticated(http.HandlerFunc(h.serveQuery))))
 	r.Handler(http.MethodGet, "/api/v1/realtime", h.wrap("realtime", h.authenticated(http.HandlerFunc(h.serveRealtime))))
 	r.Handler(http.MethodGet, "/api/v1/events", h.wrap("events_list", h.authenticated(http.HandlerFunc(h.serveEventsList))))
+	r.Handler(http.MethodGet, "/api/v1/openapi.json", h.wrap("openapi", http.HandlerFunc(h.serveOpenAPI)))
 	if h.admin != nil {
 		admin := h.wrap("admin_sites", h.adminOnly(h.admin))
 		r.Handler(http.MethodGet, "/api/sites", admin)
