@@ -5,12 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
+	"sitelog/derive"
 	"sitelog/event"
 )
 
@@ -38,6 +41,19 @@ const (
 	MaxFragment = 2048
 	// MaxUserID is the longest user_id, in bytes.
 	MaxUserID = 256
+	// MaxHostname is the longest host name of a url, in bytes (the DNS
+	// limit).
+	MaxHostname = 253
+	// MaxReferrer is the longest referrer, in bytes. Browsers send only
+	// the origin across sites by default; the query is dropped anyway.
+	MaxReferrer = 4096
+	// MaxScreenWidth is the widest screen_width, in CSS pixels.
+	MaxScreenWidth = 100000
+	// MaxProps, MaxPropKey and MaxPropValue bound props: properties per
+	// event, and bytes per key and per value.
+	MaxProps     = event.MaxProps
+	MaxPropKey   = event.MaxPropKey
+	MaxPropValue = event.MaxPropValue
 	// MaxFuture is how far past the time of receipt a timestamp may lie:
 	// enough for any clock skew, too little to plant events in next month.
 	MaxFuture = 24 * time.Hour
@@ -71,17 +87,26 @@ func (e *tooLargeError) Error() string {
 	return "body: larger than " + strconv.FormatInt(e.limit, 10) + " bytes"
 }
 
-// wireEvent is one event as clients send it. Every field is a string, so a
-// number or object where a string belongs is refused with the field's name.
-// JSON null and "" both mean absent. Fields it does not name are ignored, so
-// that trackers newer than this server are not refused.
+// wireEvent is one event as clients send it. Every field but props and
+// screen_width is a string, so a number or object where a string belongs
+// is refused with the field's name. JSON null and "" both mean absent.
+// Fields it does not name are ignored, so that trackers newer than this
+// server are not refused.
 type wireEvent struct {
-	SiteID    string `json:"site_id"`
-	EventType string `json:"event_type"`
-	Path      string `json:"path"`
-	URL       string `json:"url"`
-	UserID    string `json:"user_id"`
-	Timestamp string `json:"timestamp"`
+	SiteID      string    `json:"site_id"`
+	EventType   string    `json:"event_type"`
+	Path        string    `json:"path"`
+	URL         string    `json:"url"`
+	UserID      string    `json:"user_id"`
+	Timestamp   string    `json:"timestamp"`
+	Referrer    string    `json:"referrer"`
+	Props       wireProps `json:"props"`
+	ScreenWidth int       `json:"screen_width"`
+}
+
+// reset empties w for the next event, keeping the memory of its props.
+func (w *wireEvent) reset() {
+	*w = wireEvent{Props: wireProps{list: w.Props.list[:0]}}
 }
 
 // decodeEvent decodes the body of POST /event into ev, validated and
@@ -99,7 +124,7 @@ func decodeEvent(body []byte, now time.Time, w *wireEvent, ev *event.Event) erro
 	if !utf8.Valid(body) {
 		return invalid("body", "not valid UTF-8")
 	}
-	*w = wireEvent{}
+	w.reset()
 	if err := json.Unmarshal(body, w); err != nil {
 		return jsonError(err)
 	}
@@ -137,7 +162,7 @@ func decodeBatch(body []byte, now time.Time, w *wireEvent, evs []event.Event) ([
 		if n == MaxBatchEvents {
 			return evs, invalid("events", "more than "+strconv.Itoa(MaxBatchEvents)+" in one batch")
 		}
-		*w = wireEvent{}
+		w.reset()
 		if err := dec.Decode(w); err != nil {
 			return evs, atIndex(n, jsonError(err))
 		}
@@ -176,10 +201,17 @@ func atIndex(n int, err error) error {
 
 // jsonError describes a decoding error of encoding/json as an invalidError.
 func jsonError(err error) error {
+	var ie *invalidError
+	if errors.As(err, &ie) {
+		return err // from wireProps
+	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		if te.Field == "" {
+		switch {
+		case te.Field == "":
 			return invalid("body", "must be a JSON object")
+		case te.Type != nil && te.Type.Kind() == reflect.Int:
+			return invalid(te.Field, "must be a whole number, not "+te.Value)
 		}
 		return invalid(te.Field, "must be a string, not "+te.Value)
 	}
@@ -190,9 +222,11 @@ func jsonError(err error) error {
 }
 
 // normalise validates w and fills ev with its normal form: defaults
-// applied, the URL reduced to its path, query and fragment split off,
-// repeated slashes collapsed, the time in UTC at the log's microsecond
-// precision.
+// applied, the URL split into host name, path, query and fragment, repeated
+// slashes collapsed, the time in UTC at the log's microsecond precision,
+// and what the body alone tells derived: source and referrer, UTM
+// parameters, props in their canonical encoding. What the request tells
+// (visitor, browser, country) is the handler's to add.
 func (w *wireEvent) normalise(now time.Time, ev *event.Event) error {
 	*ev = event.Event{SiteID: w.SiteID, Type: w.EventType, UserID: w.UserID}
 
@@ -209,17 +243,27 @@ func (w *wireEvent) normalise(now time.Time, ev *event.Event) error {
 		return invalid("event_type", "must be 1-64 bytes of printable characters")
 	}
 
+	// The url names the host and carries the UTM parameters; the path, if
+	// also given, wins for path, query and fragment (a tracker may count
+	// /product/:id rather than each product's own address).
 	field, raw := "path", w.Path
-	switch {
-	case w.Path != "" && w.URL != "":
-		return invalid("path", "give path or url, not both")
-	case w.URL != "":
-		field = "url"
-		var ok bool
-		if raw, ok = pathOfURL(w.URL); !ok {
+	var urlQuery string
+	if w.URL != "" {
+		host, rest, ok := splitURL(w.URL)
+		if !ok {
 			return invalid("url", "must be an absolute URL like https://example.com/path")
 		}
-	case w.Path == "" && ev.Type == event.PageView:
+		if msg := checkText(w.URL); msg != "" {
+			return invalid("url", msg)
+		}
+		if ev.Hostname, ok = hostname(host); !ok {
+			return invalid("url", "host name must be 1-253 bytes without spaces")
+		}
+		if w.Path == "" {
+			field, raw = "url", rest
+		}
+		_, urlQuery, _ = splitPath(rest)
+	} else if w.Path == "" && ev.Type == event.PageView {
 		return invalid("path", "required for page_view events")
 	}
 	if raw != "" {
@@ -239,6 +283,9 @@ func (w *wireEvent) normalise(now time.Time, ev *event.Event) error {
 		case len(ev.Fragment) > MaxFragment:
 			return invalid(field, "fragment longer than "+strconv.Itoa(MaxFragment)+" bytes")
 		}
+	}
+	if w.URL == "" {
+		urlQuery = ev.Query
 	}
 
 	if len(ev.UserID) > MaxUserID {
@@ -267,7 +314,57 @@ func (w *wireEvent) normalise(now time.Time, ev *event.Event) error {
 	// The log keeps microseconds; truncating here makes the event handed
 	// on equal to the one read back.
 	ev.Time = ev.Time.UTC().Truncate(time.Microsecond)
+
+	if w.Referrer != "" {
+		if len(w.Referrer) > MaxReferrer {
+			return invalid("referrer", "longer than "+strconv.Itoa(MaxReferrer)+" bytes")
+		}
+		if msg := checkText(w.Referrer); msg != "" {
+			return invalid("referrer", msg)
+		}
+		ev.Source, ev.Referrer = derive.Referrer(w.Referrer, ev.Hostname)
+	}
+	if hasUTM(urlQuery) {
+		// ParseQuery keeps what it could parse of a malformed query,
+		// which is what a browser's page would have seen too.
+		values, _ := url.ParseQuery(urlQuery)
+		utm := derive.UTM(values)
+		ev.UTMSource, ev.UTMMedium, ev.UTMCampaign, ev.UTMContent, ev.UTMTerm =
+			cleanTag(utm.Source), cleanTag(utm.Medium), cleanTag(utm.Campaign), cleanTag(utm.Content), cleanTag(utm.Term)
+	}
+
+	if w.ScreenWidth < 0 || w.ScreenWidth > MaxScreenWidth {
+		return invalid("screen_width", "must be a whole number of pixels from 0 to "+strconv.Itoa(MaxScreenWidth))
+	}
+	ev.ScreenWidth = w.ScreenWidth
+
+	if len(w.Props.list) > 0 {
+		if err := w.Props.check(); err != nil {
+			return err
+		}
+		props, err := event.EncodeProps(w.Props.list)
+		if err != nil {
+			// check applies every rule of EncodeProps first.
+			return invalid("props", err.Error())
+		}
+		ev.Props = props
+	}
 	return nil
+}
+
+// cleanTag drops a UTM value that percent-decoded into control
+// characters: the link was odd, not the event, so the event stays.
+func cleanTag(v string) string {
+	if checkText(v) != "" {
+		return ""
+	}
+	return v
+}
+
+// hasUTM reports whether query may hold a parameter derive.UTM reads, so
+// that the common query without one is not parsed into a map.
+func hasUTM(query string) bool {
+	return strings.Contains(query, "utm_") || strings.Contains(query, "ref=") || strings.Contains(query, "source=")
 }
 
 // printable reports whether s is valid UTF-8 of printable characters
@@ -344,11 +441,10 @@ func collapseSlashes(p string) string {
 	return string(b)
 }
 
-// pathOfURL returns what follows the authority of an absolute URL
-// "scheme://authority/path?query#fragment": its path, query and fragment
-// as sent, with "/" for an empty path. The authority is dropped: a site is
-// named by site_id, whatever host it was reached on.
-func pathOfURL(u string) (string, bool) {
+// splitURL splits an absolute URL "scheme://authority/path?query#fragment"
+// into its host (the authority without user information and port, as
+// sent) and the rest as sent, with "/" for an empty path.
+func splitURL(u string) (host, rest string, ok bool) {
 	i := 0
 	for ; i < len(u); i++ {
 		c := u[i]
@@ -358,21 +454,46 @@ func pathOfURL(u string) (string, bool) {
 		}
 	}
 	if i == 0 || !strings.HasPrefix(u[i:], "://") {
-		return "", false
+		return "", "", false
 	}
-	rest := u[i+len("://"):]
+	rest = u[i+len("://"):]
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
 		end = len(rest)
 	}
-	if end == 0 {
-		return "", false // no host
+	host, rest = rest[:end], rest[end:]
+	if at := strings.LastIndexByte(host, '@'); at >= 0 {
+		host = host[at+1:]
 	}
-	rest = rest[end:]
+	if strings.HasPrefix(host, "[") {
+		// An IPv6 literal: its colons are not a port's.
+		j := strings.IndexByte(host, ']')
+		if j < 0 {
+			return "", "", false
+		}
+		host = host[1:j]
+	} else if j := strings.LastIndexByte(host, ':'); j >= 0 {
+		host = host[:j]
+	}
+	if host == "" {
+		return "", "", false
+	}
 	if rest == "" || rest[0] != '/' {
-		return "/" + rest, true
+		rest = "/" + rest
 	}
-	return rest, true
+	return host, rest, true
+}
+
+// hostname returns host in the form events keep, lower case without
+// trailing dots, and whether it is a plausible host name: at most
+// MaxHostname bytes, no spaces (control characters are refused with the
+// whole url).
+func hostname(host string) (string, bool) {
+	host = strings.TrimRight(host, ".")
+	if host == "" || len(host) > MaxHostname || strings.ContainsRune(host, ' ') {
+		return "", false
+	}
+	return strings.ToLower(host), true
 }
 
 // skipSpace returns the index of the first byte at or after i in b that is

@@ -22,6 +22,13 @@ func FuzzDecode(f *testing.F) {
 		`{"site_id":"s","path":"//a//b?q=1#f?g"}`,
 		`{"site_id":"s","url":"https://example.com/a?b#c"}`,
 		`{"site_id":"s","url":"https://example.com"}`,
+		`{"site_id":"s","url":"https://Blog.Example.com:8443/p?utm_source=a&utm_medium=b&ref=c#f","referrer":"https://news.ycombinator.com/item?id=1","screen_width":1920,"props":{"plan":"pro","n":1.5,"ok":true,"x":null}}`,
+		`{"site_id":"s","path":"/v","url":"http://[2001:db8::1]/real?utm_campaign=%E2%82%AC%0A","referrer":"android-app://com.google.android.gm/"}`,
+		`{"site_id":"s","event_type":"e","props":{"k":"1","k":"2","\u00fc":"\ud800","":""}}`,
+		`{"site_id":"s","event_type":"e","props":{"a":{"b":1}},"screen_width":-1}`,
+		`{"site_id":"s","path":"/","screen_width":1e3,"referrer":"www.example.com/x"}`,
+		`[{"site_id":"a","url":"https://a.example/?source=x","props":{"k":true}},{"site_id":"b","path":"/","screen_width":390}]`,
+		`{"n":"pageview","u":"https://example.com/","d":"example.com,other","r":null,"p":{"a":1},"w":1280}`,
 		`{"site_id":"s","event_type":"signup","user_id":"ü","timestamp":"2025-11-15T12:00:00.123456789+01:00"}`,
 		`{"site_id":"s","path":"/","x":{"y":[1,"2",null]},"event_type":null}`,
 		`{"site_id":1}`,
@@ -108,6 +115,39 @@ func (r rules) check(t *testing.T, ev event.Event) {
 	text("query", ev.Query, 2048)
 	text("fragment", ev.Fragment, 2048)
 	text("user_id", ev.UserID, 256)
+	text("hostname", ev.Hostname, 253)
+	if ev.Hostname != strings.ToLower(ev.Hostname) || strings.ContainsAny(ev.Hostname, " /?#@") || strings.HasSuffix(ev.Hostname, ".") {
+		t.Fatalf("hostname %q accepted", ev.Hostname)
+	}
+	text("referrer", ev.Referrer, 4096)
+	text("source", ev.Source, 4096)
+	if (ev.Source == "") != (ev.Referrer == "") {
+		t.Fatalf("source %q with referrer %q", ev.Source, ev.Referrer)
+	}
+	for name, v := range map[string]string{"utm_source": ev.UTMSource, "utm_medium": ev.UTMMedium,
+		"utm_campaign": ev.UTMCampaign, "utm_content": ev.UTMContent, "utm_term": ev.UTMTerm} {
+		text(name, v, 200)
+	}
+	if ev.ScreenWidth < 0 || ev.ScreenWidth > 100000 {
+		t.Fatalf("screen_width %d accepted", ev.ScreenWidth)
+	}
+	props, err := event.DecodeProps(ev.Props)
+	if err != nil || len(props) > 30 || (ev.Props != "" && len(props) == 0) {
+		t.Fatalf("props %q accepted: %v", ev.Props, err)
+	}
+	for _, p := range props {
+		text("props key", p.Key, 300)
+		text("props value", p.Value, 2000)
+		if p.Key == "" || p.Value == "" {
+			t.Fatalf("props %q accepted", ev.Props)
+		}
+	}
+	if canonical, err := event.EncodeProps(props); err != nil || canonical != ev.Props {
+		t.Fatalf("props %q not canonical: %q %v", ev.Props, canonical, err)
+	}
+	if ev.Visitor != 0 || ev.Browser != "" || ev.OS != "" || ev.Device != "" || ev.Country != "" || ev.Bot {
+		t.Fatalf("the decoder derived what only the request tells: %+v", ev)
+	}
 	if ev.Time.Location() != time.UTC || ev.Time.Nanosecond()%1000 != 0 || ev.Time.After(r.now.Add(24*time.Hour)) {
 		t.Fatalf("time %v accepted", ev.Time)
 	}
@@ -117,7 +157,9 @@ func (r rules) check(t *testing.T, ev event.Event) {
 		t.Fatalf("log round trip of %+v: %v %+v", ev, err, back)
 	}
 
-	// Sent again, the event must come back as it is.
+	// Sent again, the event must come back as it is, but for what is
+	// derived from fields it does not keep as sent (the referrer, the
+	// url's query).
 	path := ev.Path
 	if ev.Query != "" {
 		path += "?" + ev.Query
@@ -125,16 +167,32 @@ func (r rules) check(t *testing.T, ev event.Event) {
 	if ev.Fragment != "" {
 		path += "#" + ev.Fragment
 	}
-	again, err := json.Marshal(map[string]string{
+	fields := map[string]any{
 		"site_id": ev.SiteID, "event_type": ev.Type, "path": path, "user_id": ev.UserID,
-		"timestamp": ev.Time.Format(time.RFC3339Nano),
-	})
+		"timestamp": ev.Time.Format(time.RFC3339Nano), "screen_width": ev.ScreenWidth,
+	}
+	if ev.Props != "" {
+		fields["props"] = json.RawMessage(ev.Props)
+	}
+	if host := ev.Hostname; host != "" {
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		fields["url"] = "https://" + host + "/"
+	}
+	again, err := json.Marshal(fields)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var w wireEvent
 	var ev2 event.Event
-	if err := decodeEvent(again, r.now, &w, &ev2); err != nil || !reflect.DeepEqual(ev2, ev) {
+	err = decodeEvent(again, r.now, &w, &ev2)
+	kept := func(ev event.Event) event.Event {
+		ev.Source, ev.Referrer = "", ""
+		ev.UTMSource, ev.UTMMedium, ev.UTMCampaign, ev.UTMContent, ev.UTMTerm = "", "", "", "", ""
+		return ev
+	}
+	if err != nil || !reflect.DeepEqual(kept(ev2), kept(ev)) {
 		t.Fatalf("%+v sent again as %s: %v %+v", ev, again, err, ev2)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -217,12 +218,21 @@ func TestEvent(t *testing.T) {
 	ok(`{"site_id":"s","path":"//a//b///c/?q=//x"}`, with(view("/a/b/c/"), func(e *event.Event) { e.Query = "q=//x" }))
 	ok(`{"site_id":"s","path":"//"}`, view("/"))
 	ok(`{"site_id":"s","path":"/ünï/日本語/%20"}`, view("/ünï/日本語/%20"))
-	// A full URL is reduced to its path.
+	// A full URL gives the host name and the path.
 	ok(`{"site_id":"s","url":"https://example.com/blog/post?utm_source=x#c"}`,
-		with(view("/blog/post"), func(e *event.Event) { e.Query, e.Fragment = "utm_source=x", "c" }))
-	ok(`{"site_id":"s","url":"https://user@example.com:8443"}`, view("/"))
-	ok(`{"site_id":"s","url":"http://example.com?q=1"}`, with(view("/"), func(e *event.Event) { e.Query = "q=1" }))
-	ok(`{"site_id":"s","url":"app+x.y://host//deep//link"}`, view("/deep/link"))
+		with(view("/blog/post"), func(e *event.Event) {
+			e.Query, e.Fragment, e.Hostname, e.UTMSource = "utm_source=x", "c", "example.com", "x"
+		}))
+	ok(`{"site_id":"s","url":"https://user@Example.COM.:8443"}`, with(view("/"), func(e *event.Event) { e.Hostname = "example.com" }))
+	ok(`{"site_id":"s","url":"http://example.com?q=1"}`, with(view("/"), func(e *event.Event) { e.Query, e.Hostname = "q=1", "example.com" }))
+	ok(`{"site_id":"s","url":"app+x.y://host//deep//link"}`, with(view("/deep/link"), func(e *event.Event) { e.Hostname = "host" }))
+	ok(`{"site_id":"s","url":"http://[2001:DB8::1]:8080/a"}`, with(view("/a"), func(e *event.Event) { e.Hostname = "2001:db8::1" }))
+	// With both, path wins for path, query and fragment; the url still
+	// names the host and carries the UTM parameters.
+	ok(`{"site_id":"s","path":"/product/:id","url":"https://shop.example/product/42?utm_medium=mail#x"}`,
+		with(view("/product/:id"), func(e *event.Event) { e.Hostname, e.UTMMedium = "shop.example", "mail" }))
+	ok(`{"site_id":"s","path":"/a?b=1","url":"https://shop.example/z?utm_term=t"}`,
+		with(view("/a"), func(e *event.Event) { e.Query, e.Hostname, e.UTMTerm = "b=1", "shop.example", "t" }))
 	// Timestamps: offsets become UTC, nanoseconds are cut to microseconds,
 	// up to 24h ahead and any time back.
 	ok(`{"site_id":"s","path":"/","timestamp":"2025-11-14T12:00:00+02:00"}`, with(view("/"), func(e *event.Event) { e.Time = at("2025-11-14T10:00:00Z") }))
@@ -286,7 +296,12 @@ func TestEvent(t *testing.T) {
 	bad(`{"site_id":"s","path":"`+long(2049, "/")+`"}`, 400, "path: longer than 2048 bytes")
 	bad(`{"site_id":"s","path":"/?`+long(2049, "q")+`"}`, 400, "path: query longer than 2048 bytes")
 	bad(`{"site_id":"s","path":"/#`+long(2049, "f")+`"}`, 400, "path: fragment longer than 2048 bytes")
-	bad(`{"site_id":"s","path":"/","url":"https://example.com/"}`, 400, "path: give path or url, not both")
+	bad(`{"site_id":"s","path":"/a","url":"example.com/a"}`, 400, "url: must be an absolute URL like https://example.com/path")
+	bad(`{"site_id":"s","url":"https://[::1/a"}`, 400, "url: must be an absolute URL like https://example.com/path")
+	bad(`{"site_id":"s","url":"https://user@:80/a"}`, 400, "url: must be an absolute URL like https://example.com/path")
+	bad(`{"site_id":"s","url":"https://a b/"}`, 400, "url: host name must be 1-253 bytes without spaces")
+	bad(`{"site_id":"s","url":"https://`+long(254, "h")+`/"}`, 400, "url: host name must be 1-253 bytes without spaces")
+	bad(`{"site_id":"s","path":"/","url":"https://example.com/\u0085"}`, 400, "url: must not contain control characters")
 	bad(`{"site_id":"s","url":"example.com/a"}`, 400, "url: must be an absolute URL like https://example.com/path")
 	bad(`{"site_id":"s","url":"/a"}`, 400, "url: must be an absolute URL like https://example.com/path")
 	bad(`{"site_id":"s","url":"https:///a"}`, 400, "url: must be an absolute URL like https://example.com/path")
@@ -538,14 +553,18 @@ func TestInstrument(t *testing.T) {
 			h.ServeHTTP(w, r)
 		})
 	}}, l, nil)
-	if want := []string{"event", "events"}; !reflect.DeepEqual(names, want) {
-		t.Errorf("instrumented %v, want %v", names, want)
-	}
-	for path, body := range map[string]string{"/event": `{"site_id":"s","path":"/"}`, "/events": `[{"site_id":"s","path":"/"}]`} {
+	// Every route that takes events answers under its own name.
+	for _, c := range []struct{ path, name, body string }{
+		{"/event", "event", `{"site_id":"s","path":"/"}`},
+		{"/events", "events", `[{"site_id":"s","path":"/"}]`},
+	} {
+		if !slices.Contains(names, c.name) {
+			t.Errorf("%s not instrumented; wrapped %v", c.name, names)
+		}
 		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, path, strings.NewReader(body)))
-		if rec.Code != 202 || rec.Header().Get("X-Route") != path[1:] {
-			t.Errorf("%s: %d, X-Route %q", path, rec.Code, rec.Header().Get("X-Route"))
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, c.path, strings.NewReader(c.body)))
+		if rec.Code != 202 || rec.Header().Get("X-Route") != c.name {
+			t.Errorf("%s: %d, X-Route %q", c.path, rec.Code, rec.Header().Get("X-Route"))
 		}
 	}
 }
