@@ -75,13 +75,13 @@ export function change(metric, cur, prev) {
 }
 
 let regionNames = null;
-// countryName names an ISO 3166-1 alpha-2 code in English, with its flag.
+// countryName names an ISO 3166-1 alpha-2 code in English. (No flag
+// emoji: many systems draw them as boxes or letter pairs.)
 export function countryName(code) {
   if (!/^[A-Z]{2}$/.test(code)) return code;
   try {
     regionNames ??= new Intl.DisplayNames(['en'], { type: 'region' });
-    const flag = String.fromCodePoint(...[...code].map((c) => 0x1f1a5 + c.charCodeAt(0)));
-    return `${flag} ${regionNames.of(code)}`;
+    return regionNames.of(code);
   } catch {
     return code;
   }

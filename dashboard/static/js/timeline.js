@@ -14,12 +14,17 @@ const ALL = METRICS.map((m) => m.key);
 export function Timeline({ ctx, metric, onMetric }) {
   const g = ctx.range.granularity;
   const st = useLoad(async (signal) => {
-    const res = await query({ ...baseQuery(ctx), metrics: ALL, dimensions: [`time:${g}`] }, signal);
-    const byBucket = new Map(rowsOf(res, ALL).map((r) => [r.value, r.metrics]));
+    const body = { ...baseQuery(ctx), metrics: ALL, dimensions: [`time:${g}`] };
+    if (ctx.compare !== 'off') body.include = { compare: ctx.compare };
+    const res = await query(body, signal);
+    const rows = rowsOf(res, ALL);
+    const byBucket = new Map(rows.map((r) => [r.value, r.metrics]));
+    // The comparison period's bucket at the same position, when compared.
+    const previous = ctx.compare !== 'off' ? new Map(rows.map((r) => [r.value, r.previous])) : null;
     // Every bucket of the range, those without data too.
     const buckets = (res.meta && Array.isArray(res.meta.time_labels) && res.meta.time_labels) || [...byBucket.keys()];
-    return { buckets, byBucket };
-  }, [JSON.stringify([ctx.site, ctx.range.dateRange, ctx.filters])]);
+    return { buckets, byBucket, previous };
+  }, [JSON.stringify([ctx.site, ctx.range.dateRange, ctx.filters, ctx.compare])]);
 
   const m = ALL.includes(metric) ? metric : 'visitors';
   const label = METRICS.find((x) => x.key === m).label;
@@ -40,6 +45,7 @@ function Chart({ data, metric, granularity }) {
     const labels = data.buckets.map((b) => (granularity === 'hour' ? `${b.slice(11, 16)}` : shortDay(b)));
     const xs = data.buckets.map((_, i) => i);
     const ys = data.buckets.map((b) => (data.byBucket.get(b) || {})[metric] ?? 0);
+    const prev = data.previous && data.buckets.map((b) => (data.previous.get(b) || {})[metric] ?? 0);
     const css = getComputedStyle(el.current);
     const stroke = css.getPropertyValue('--accent').trim() || '#4f46e5';
     const grid = css.getPropertyValue('--grid').trim() || '#8883';
@@ -77,18 +83,19 @@ function Chart({ data, metric, granularity }) {
           points: { show: xs.length <= 31 },
           value: (u, v) => metricValue(metric, v),
         },
+        ...(prev ? [{ label: 'previous', stroke: text, width: 1.5, dash: [4, 4], points: { show: false } }] : []),
       ],
       hooks: {
         setCursor: [(u) => {
           const i = u.cursor.idx;
           const tip = el.current && el.current.parentNode.querySelector('.chart-tip');
           if (!tip) return;
-          tip.textContent = i == null ? '' : `${labels[i]}: ${metricValue(metric, ys[i])}`;
+          tip.textContent = i == null ? '' : `${labels[i]}: ${metricValue(metric, ys[i])}${prev ? ` (before: ${metricValue(metric, prev[i])})` : ''}`;
         }],
       },
     };
     plot.current?.destroy();
-    plot.current = new uPlot(opts, [xs, ys], el.current);
+    plot.current = new uPlot(opts, prev ? [xs, ys, prev] : [xs, ys], el.current);
     const ro = new ResizeObserver(() => {
       const w = Math.max(280, el.current ? el.current.clientWidth : width);
       if (plot.current && w !== plot.current.width) plot.current.setSize({ width: w, height: 240 });
@@ -103,11 +110,14 @@ function Chart({ data, metric, granularity }) {
     ${data && html`<details class="chart-table">
       <summary>Show as table</summary>
       <table>
-        <thead><tr><th scope="col">${granularity === 'hour' ? 'Hour' : 'Day'}</th><th scope="col" class="num">${metric}</th></tr></thead>
+        <thead><tr><th scope="col">${granularity === 'hour' ? 'Hour' : 'Day'}</th><th scope="col" class="num">${metric}</th>
+          ${data.previous && html`<th scope="col" class="num">previous period</th>`}</tr></thead>
         <tbody>
           ${data.buckets.map((b) => {
             const v = (data.byBucket.get(b) || {})[metric] ?? 0;
-            return html`<tr data-bucket=${b}><td>${granularity === 'hour' ? b.slice(11, 16) : b}</td><td class="num" data-n=${v}>${metricValue(metric, v)}</td></tr>`;
+            const p = data.previous && ((data.previous.get(b) || {})[metric] ?? 0);
+            return html`<tr data-bucket=${b}><td>${granularity === 'hour' ? b.slice(11, 16) : b}</td><td class="num" data-n=${v}>${metricValue(metric, v)}</td>
+              ${data.previous && html`<td class="num">${metricValue(metric, p)}</td>`}</tr>`;
           })}
         </tbody>
       </table>
