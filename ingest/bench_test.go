@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"sitelog/derive"
 	"sitelog/event"
 	"sitelog/wal"
 )
@@ -19,8 +20,28 @@ const seedEvent = `{"site_id":"site-123","event_type":"page_view","path":"/home"
 // browserUA is a common browser's User-Agent, the usual case for isBot.
 const browserUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
 
+// browserEvent is a page view as a tracker in a browser sends it: no
+// user_id, so its visitor is the salted hash; a url with UTM tags, a
+// referrer, props and the screen width.
+const browserEvent = `{"site_id":"site-123","url":"https://www.example.com/blog/hello-world?utm_source=newsletter&utm_medium=email",` +
+	`"referrer":"https://www.google.com/","screen_width":1440,"props":{"author":"ann","logged_in":false}}`
+
 func BenchmarkDecodeEvent(b *testing.B) {
 	body := []byte(seedEvent)
+	now := testNow()
+	var w wireEvent
+	var ev event.Event
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if err := decodeEvent(body, now, &w, &ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeBrowserEvent(b *testing.B) {
+	body := []byte(browserEvent)
 	now := testNow()
 	var w wireEvent
 	var ev event.Event
@@ -80,6 +101,22 @@ func BenchmarkHandleEvent(b *testing.B) {
 			benchHandler(b, New(Config{}, l, nil), "/event", seedEvent, http.StatusAccepted)
 		})
 	}
+}
+
+// BenchmarkHandleBrowserEvent is BenchmarkHandleEvent (interval) with
+// browserEvent and the salts main opens: every derivation ingest makes.
+func BenchmarkHandleBrowserEvent(b *testing.B) {
+	l, err := wal.Open(b.TempDir(), wal.Options{Fsync: wal.FsyncInterval})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	salts, err := derive.OpenSalts(b.TempDir(), time.Now)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(16)
+	benchHandler(b, New(Config{Salts: salts}, l, nil), "/event", browserEvent, http.StatusAccepted)
 }
 
 func BenchmarkHandleBatch(b *testing.B) {

@@ -52,6 +52,14 @@ func FuzzDecode(f *testing.F) {
 		if errOne == nil {
 			r.check(t, ev)
 		}
+		var p wirePlausible
+		var pev event.Event
+		if err := decodePlausible(body, now, &p, &w, &pev); err == nil {
+			r.check(t, pev)
+			if pev.Hostname == "" || pev.Path == "" {
+				t.Fatalf("Plausible event without url accepted: %+v", pev)
+			}
+		}
 		evs, errBatch := decodeBatch(body, now, &w, nil)
 		if errBatch == nil {
 			if len(evs) == 0 || len(evs) > MaxBatchEvents {

@@ -166,6 +166,10 @@ func TestEvent(t *testing.T) {
 	// ok posts body and expects it accepted as want.
 	ok := func(body string, want event.Event, headers ...string) {
 		t.Helper()
+		if want.UserID != "" {
+			// A user_id names the visitor, the same on every day.
+			want.Visitor = event.UserVisitor(want.SiteID, want.UserID)
+		}
 		r := s.post(t, "/event", body, headers...)
 		if r.code != http.StatusAccepted || !reflect.DeepEqual(r.body, map[string]any{"status": "queued"}) {
 			t.Errorf("%s: %d %v, want 202 queued", body, r.code, r.body)
@@ -250,7 +254,7 @@ func TestEvent(t *testing.T) {
 	// Crawlers and headless browsers are appended, marked; clients are not.
 	ok(`{"site_id":"s","path":"/"}`, with(view("/"), func(e *event.Event) { e.Bot = true }),
 		"User-Agent: Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
-	ok(`{"site_id":"s","path":"/"}`, with(view("/"), func(e *event.Event) { e.Bot = true }),
+	ok(`{"site_id":"s","path":"/"}`, with(view("/"), func(e *event.Event) { e.Bot, e.Browser, e.OS = true, "Chrome", "Linux" }),
 		"User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36")
 	ok(`{"site_id":"s","path":"/"}`, view("/"), "User-Agent: python-requests/2.31.0")
 
@@ -557,6 +561,7 @@ func TestInstrument(t *testing.T) {
 	for _, c := range []struct{ path, name, body string }{
 		{"/event", "event", `{"site_id":"s","path":"/"}`},
 		{"/events", "events", `[{"site_id":"s","path":"/"}]`},
+		{"/api/event", "api_event", `{"n":"pageview","u":"https://example.com/","d":"s"}`},
 	} {
 		if !slices.Contains(names, c.name) {
 			t.Errorf("%s not instrumented; wrapped %v", c.name, names)
@@ -617,6 +622,7 @@ func TestConcurrent(t *testing.T) {
 	}
 	n := 0
 	for ev := range acked {
+		ev.Visitor = event.UserVisitor(ev.SiteID, ev.UserID)
 		n++
 		if seen[ev] != 1 {
 			t.Errorf("%+v appended %d times", ev, seen[ev])

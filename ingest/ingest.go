@@ -2,17 +2,19 @@
 // it decodes, validates and normalises them, marks those sent by bots, and
 // appends them to the log, answering 202 only once the log has them.
 //
-// Routes, answered with JSON and Access-Control-Allow-Origin: * because
-// trackers post from the pages of other origins:
+// Routes, answered with Access-Control-Allow-Origin: * because trackers
+// post from the pages of other origins:
 //
 //	POST /event     one JSON object                 → 202 {"status":"queued"}
 //	POST /events    a JSON array, or NDJSON objects → 202 {"status":"queued","accepted":N}
-//	OPTIONS both    CORS preflight                  → 204
+//	POST /api/event Plausible's Events API body     → 202 ok (text, as Plausible answers)
+//	OPTIONS each    CORS preflight                  → 204
 //
-// An event is {"site_id","event_type","path" or "url","user_id","timestamp"}.
-// Any Content-Type is read as JSON (navigator.sendBeacon sends text/plain).
-// Unknown fields are ignored; a value of the wrong JSON type is refused;
-// null and "" mean absent.
+// An event is {"site_id","event_type","path","url","user_id","timestamp",
+// "referrer","props","screen_width"}. Any Content-Type is read as JSON
+// (navigator.sendBeacon, and trackers avoiding a CORS preflight, send
+// text/plain). Unknown fields are ignored; a value of the wrong JSON type
+// is refused; null and "" mean absent. Errors are JSON {"error": "..."}.
 //
 // Limits (a request over a body limit is answered 413, any other violation
 // 400 with a message naming the field, and in a batch the index):
@@ -26,11 +28,25 @@
 //	                          after "?query" and "#fragment" are split off (each at most
 //	                          2048 bytes); repeated slashes collapsed; UTF-8 without
 //	                          control characters
-//	url                       instead of path (not with it): an absolute URL such as
-//	                          location.href, reduced to its path, query and fragment
+//	url                       an absolute URL such as location.href: its host name (lower
+//	                          case, at most 253 bytes), its query's UTM parameters, and,
+//	                          unless path is also given, its path, query and fragment
 //	user_id                   optional; at most 256 bytes of UTF-8 without control characters
 //	timestamp                 optional RFC 3339, default the time of receipt; at most 24h
 //	                          in the future, any time from year 1 on accepted (backfills)
+//	referrer                  optional; at most 4096 bytes without control characters
+//	props                     optional object of at most 30 string, number or bool values
+//	                          (numbers and bools kept as their JSON text; null and "" absent);
+//	                          keys 1-300 bytes, values at most 2000, no control characters
+//	screen_width              optional whole number, 0-100000
+//
+// Derived at ingest, so that neither the client's address nor its
+// User-Agent is ever written down: the visitor (from user_id, or else a
+// hash of site, address and User-Agent under the day's salt), browser, OS
+// and device (User-Agent, screen width), country (address), source and
+// referrer (referrer against the url's host), UTM parameters (the url's
+// query, or the path's without a url). The client's address is the
+// connection's, or behind a trusted proxy the one it forwards.
 //
 // With a SiteChecker (--strict-sites), every event is checked against the
 // sites registry before anything is appended: an unknown site, or an Origin
@@ -50,6 +66,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -57,6 +74,7 @@ import (
 
 	"github.com/julienschmidt/httprouter"
 
+	"sitelog/derive"
 	"sitelog/event"
 	"sitelog/wal"
 )
@@ -77,6 +95,13 @@ type SiteChecker interface {
 	Check(siteID, origin string) error
 }
 
+// Salts makes the visitor id of an event sent without a user_id: a hash of
+// the site, the client's address and User-Agent under a salt of the day.
+// *derive.Salts is one.
+type Salts interface {
+	Visitor(site string, ip netip.Addr, ua string) uint64
+}
+
 // Config configures a Handler.
 type Config struct {
 	// Sites, if set, is asked about every event before it is appended;
@@ -84,9 +109,16 @@ type Config struct {
 	Sites SiteChecker
 	// RateLimit, if above 0, is the requests per second each client
 	// network (an IPv4 /24, an IPv6 /64) may send, in bursts of up to
-	// twice that; past it requests are answered 429. It reads the
-	// connection's address, so it suits clients that connect directly.
+	// twice that; past it requests are answered 429. The client is the
+	// one TrustedProxies lets a proxy name.
 	RateLimit float64
+	// TrustedProxies are the networks of the reverse proxies whose
+	// X-Forwarded-For (or X-Real-IP) header names the client; from
+	// anywhere else the connection's address is the client's.
+	TrustedProxies []netip.Prefix
+	// Salts makes the visitors of events without a user_id; nil leaves
+	// them without one (event.Event.Visitor 0).
+	Salts Salts
 	// Now is the clock: the default timestamp and the bound on future
 	// ones. Nil means time.Now.
 	Now func() time.Time
@@ -94,7 +126,7 @@ type Config struct {
 	// slog.Default().
 	Logger *slog.Logger
 	// Wrap, if set, wraps the handler of each route under a name
-	// ("event", "events"), for example with metrics.HTTP.Wrap.
+	// ("event", "events", "api_event"), for example with metrics.HTTP.Wrap.
 	Wrap func(name string, h http.Handler) http.Handler
 }
 
@@ -102,15 +134,17 @@ type Config struct {
 // router; main instead adds its routes to the router of the ingest address
 // with Register.
 type Handler struct {
-	router *httprouter.Router
-	wrap   func(name string, h http.Handler) http.Handler
-	log    Appender
-	sites  SiteChecker
-	limit  *limiter // nil: no rate limit
-	m      *Metrics
-	now    func() time.Time
-	logger *slog.Logger
-	bots   *botDetector
+	router  *httprouter.Router
+	wrap    func(name string, h http.Handler) http.Handler
+	log     Appender
+	sites   SiteChecker
+	limit   *limiter // nil: no rate limit
+	trusted []netip.Prefix
+	salts   Salts
+	m       *Metrics
+	now     func() time.Time
+	logger  *slog.Logger
+	bots    *botDetector
 	// scratch holds *scratch: request bodies, decoded events and encoded
 	// records are reused across requests instead of allocated for each.
 	scratch sync.Pool
@@ -118,13 +152,15 @@ type Handler struct {
 
 // scratch is the reusable memory of one request.
 type scratch struct {
-	body    []byte
-	wire    wireEvent
-	ev      event.Event
-	evs     []event.Event
-	rec     []byte
-	ends    []int
-	records [][]byte
+	body      []byte
+	wire      wireEvent
+	plausible wirePlausible
+	sender    sender
+	ev        event.Event
+	evs       []event.Event
+	rec       []byte
+	ends      []int
+	records   [][]byte
 }
 
 // maxPooledBody bounds the buffers kept for reuse, so that one large batch
@@ -151,15 +187,17 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 		panic("BUG: the embedded crawler list: " + err.Error())
 	}
 	h := &Handler{
-		router: httprouter.New(),
-		wrap:   cfg.Wrap,
-		log:    log,
-		sites:  cfg.Sites,
-		limit:  limiterFor(cfg.RateLimit, cfg.Now),
-		m:      m,
-		now:    cfg.Now,
-		logger: cfg.Logger,
-		bots:   bots,
+		router:  httprouter.New(),
+		wrap:    cfg.Wrap,
+		log:     log,
+		sites:   cfg.Sites,
+		limit:   limiterFor(cfg.RateLimit, cfg.Now),
+		trusted: cfg.TrustedProxies,
+		salts:   cfg.Salts,
+		m:       m,
+		now:     cfg.Now,
+		logger:  cfg.Logger,
+		bots:    bots,
 	}
 	h.scratch.New = func() any { return &scratch{body: make([]byte, 0, 1024)} }
 
@@ -167,10 +205,11 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 	return h
 }
 
-// Register adds the ingest routes to r: POST /event, POST /events and their
-// CORS preflights. It also makes r answer unknown routes (404) and wrong
-// methods (405) with JSON errors, and turns off its redirects; routes that
-// main adds afterwards (/metrics, /healthz, /readyz) are unaffected.
+// Register adds the ingest routes to r: POST /event, POST /events, POST
+// /api/event and their CORS preflights. It also makes r answer unknown
+// routes (404) and wrong methods (405) with JSON errors, and turns off its
+// redirects; routes that main adds afterwards (/metrics, /healthz, /readyz)
+// are unaffected.
 func (h *Handler) Register(r *httprouter.Router) {
 	// No redirects: clients differ in whether they follow one for a POST
 	// (sendBeacon cannot tell), so /event/ is a 404 rather than a 307.
@@ -182,10 +221,13 @@ func (h *Handler) Register(r *httprouter.Router) {
 	r.MethodNotAllowed = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "method "+req.Method+" not allowed; allowed: "+w.Header().Get("Allow"))
 	})
+	// Routes that take events, each with its CORS preflight.
 	r.Handler(http.MethodPost, "/event", h.wrap("event", http.HandlerFunc(h.serveEvent)))
 	r.Handler(http.MethodPost, "/events", h.wrap("events", http.HandlerFunc(h.serveEvents)))
+	r.Handler(http.MethodPost, "/api/event", h.wrap("api_event", http.HandlerFunc(h.servePlausible)))
 	r.Handler(http.MethodOptions, "/event", http.HandlerFunc(preflight))
 	r.Handler(http.MethodOptions, "/events", http.HandlerFunc(preflight))
+	r.Handler(http.MethodOptions, "/api/event", http.HandlerFunc(preflight))
 }
 
 // ServeHTTP routes the request.
@@ -212,10 +254,10 @@ func limiterFor(rate float64, now func() time.Time) *limiter {
 	return newLimiter(rate, now)
 }
 
-// limited answers 429 and reports true when the request's network is over
+// limited answers 429 and reports true when the client's network is over
 // its rate; it is checked before the body is read, so a flood costs little.
-func (h *Handler) limited(w http.ResponseWriter, r *http.Request) bool {
-	if h.limit == nil || h.limit.allow(r.RemoteAddr) {
+func (h *Handler) limited(w http.ResponseWriter, client netip.Addr) bool {
+	if h.limit == nil || h.limit.allow(client) {
 		return false
 	}
 	h.m.rateLimited.Inc()
@@ -225,8 +267,39 @@ func (h *Handler) limited(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
+	h.serveOne(w, r, decodeEventOf, answerQueued)
+}
+
+// servePlausible serves POST /api/event: Plausible's Events API.
+func (h *Handler) servePlausible(w http.ResponseWriter, r *http.Request) {
+	h.serveOne(w, r, decodePlausibleOf, answerOK)
+}
+
+func decodeEventOf(s *scratch, now time.Time) error {
+	return decodeEvent(s.body, now, &s.wire, &s.ev)
+}
+
+func decodePlausibleOf(s *scratch, now time.Time) error {
+	return decodePlausible(s.body, now, &s.plausible, &s.wire, &s.ev)
+}
+
+func answerQueued(w http.ResponseWriter) {
+	writeJSON(w, http.StatusAccepted, `{"status":"queued"}`+"\n")
+}
+
+// answerOK answers as Plausible does, for the clients written for it.
+func answerOK(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusAccepted)
+	io.WriteString(w, "ok")
+}
+
+// serveOne takes the one event of a request: decode decodes s.body into
+// s.ev, answer answers once the log holds it.
+func (h *Handler) serveOne(w http.ResponseWriter, r *http.Request, decode func(*scratch, time.Time) error, answer func(http.ResponseWriter)) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	if h.limited(w, r) {
+	client := derive.ClientIP(r, h.trusted)
+	if h.limited(w, client) {
 		return
 	}
 	s := h.scratch.Get().(*scratch)
@@ -237,7 +310,7 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err, 1)
 		return
 	}
-	if err := decodeEvent(s.body, h.now(), &s.wire, &s.ev); err != nil {
+	if err := decode(s, h.now()); err != nil {
 		h.fail(w, err, 1)
 		return
 	}
@@ -247,7 +320,8 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.ev.Bot = h.bots.isBot(r.UserAgent())
+	s.sender.reset(h, client, r.UserAgent())
+	s.sender.enrich(&s.ev)
 	s.rec = s.ev.AppendBinary(s.rec[:0])
 	// Acknowledge only what the log holds: Append returns once the record
 	// is written (and, with fsync=always, fsynced).
@@ -256,12 +330,13 @@ func (h *Handler) serveEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.m.count(s.ev.Bot, 1)
-	writeJSON(w, http.StatusAccepted, `{"status":"queued"}`+"\n")
+	answer(w)
 }
 
 func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
-	if h.limited(w, r) {
+	client := derive.ClientIP(r, h.trusted)
+	if h.limited(w, client) {
 		return
 	}
 	s := h.scratch.Get().(*scratch)
@@ -286,12 +361,12 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	bot := h.bots.isBot(r.UserAgent())
+	s.sender.reset(h, client, r.UserAgent())
 	// Encode every record into one buffer, then slice it: slicing while
 	// appending would leave records pointing into outgrown arrays.
 	s.rec, s.ends = s.rec[:0], s.ends[:0]
 	for i := range s.evs {
-		s.evs[i].Bot = bot
+		s.sender.enrich(&s.evs[i])
 		s.rec = s.evs[i].AppendBinary(s.rec)
 		s.ends = append(s.ends, len(s.rec))
 	}
@@ -305,7 +380,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, err, len(s.evs))
 		return
 	}
-	h.m.count(bot, len(s.evs))
+	h.m.count(s.sender.bot, len(s.evs))
 	writeJSON(w, http.StatusAccepted, `{"status":"queued","accepted":`+strconv.Itoa(len(s.evs))+"}\n")
 }
 
@@ -343,7 +418,9 @@ func (h *Handler) release(s *scratch) {
 	clear(s.evs)
 	s.evs = s.evs[:0]
 	s.ev = event.Event{}
-	s.wire = wireEvent{}
+	s.wire.reset()
+	s.plausible.reset()
+	s.sender = sender{}
 	h.scratch.Put(s)
 }
 

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -37,16 +36,11 @@ func newLimiter(rate float64, now func() time.Time) *limiter {
 	return &limiter{rate: rate, burst: max(2*rate, 1), now: now, buckets: map[netip.Prefix]*bucket{}}
 }
 
-// allow takes a token from the bucket of remoteAddr's network, and
-// reports whether there was one. An address it cannot parse is allowed:
-// it did not come from a network connection.
-func (l *limiter) allow(remoteAddr string) bool {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
+// allow takes a token from the bucket of addr's network, and reports
+// whether there was one. An invalid addr is allowed: the request did not
+// come over an IP connection.
+func (l *limiter) allow(addr netip.Addr) bool {
+	if !addr.IsValid() {
 		return true
 	}
 	addr = addr.Unmap()

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -14,33 +15,34 @@ func TestLimiter(t *testing.T) {
 	l := newLimiter(2, func() time.Time { return now })
 	f := func(addr string, want bool) {
 		t.Helper()
-		if got := l.allow(addr); got != want {
+		ip, _ := netip.ParseAddr(addr) // invalid for "not an address"
+		if got := l.allow(ip); got != want {
 			t.Fatalf("allow(%s) at %v = %v, want %v", addr, now.Unix(), got, want)
 		}
 	}
 	// A burst of twice the rate, then nothing until tokens come back.
 	for range 4 {
-		f("192.0.2.10:5000", true)
+		f("192.0.2.10", true)
 	}
-	f("192.0.2.10:5000", false)
-	f("192.0.2.99:6000", false) // the same /24
-	f("198.51.100.1:5000", true)
+	f("192.0.2.10", false)
+	f("192.0.2.99", false) // the same /24
+	f("198.51.100.1", true)
 	now = now.Add(500 * time.Millisecond) // one token at 2/s
-	f("192.0.2.10:5000", true)
-	f("192.0.2.10:5000", false)
+	f("192.0.2.10", true)
+	f("192.0.2.10", false)
 
 	// IPv6 shares a bucket per /64; a mapped IPv4 address is the IPv4 one.
 	for range 4 {
-		f("[2001:db8:1:2::1]:80", true)
+		f("2001:db8:1:2::1", true)
 	}
-	f("[2001:db8:1:2:ffff::9]:80", false)
-	f("[2001:db8:1:3::1]:80", true)
-	f("[::ffff:192.0.2.7]:80", false)
+	f("2001:db8:1:2:ffff::9", false)
+	f("2001:db8:1:3::1", true)
+	f("::ffff:192.0.2.7", false)
 	f("not an address", true)
 
 	// Idle networks are forgotten once their bucket would be full again.
 	now = now.Add(time.Hour)
-	f("203.0.113.1:1", true)
+	f("203.0.113.1", true)
 	if n := len(l.buckets); n != 1 {
 		t.Fatalf("%d buckets after an hour idle, want the 1 just used", n)
 	}
