@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -411,4 +412,41 @@ func TestEventsListPlan(t *testing.T) {
 			t.Errorf("realtime %s: plan\n%s\ndoes not search events_site_ts", name, plan)
 		}
 	}
+}
+
+// Every dimension the query API filters on filters the events list too.
+func TestEventsListFiltersEveryDimension(t *testing.T) {
+	d := newRawDB(t)
+	d.apply(t, ev("s", "", "/a", 1, listAt))
+	h := d.handler(t, Config{})
+	dims := append(slices.Clone(statsDims), "event:props:plan", "event:goal")
+	for _, dim := range dims {
+		for _, op := range filterOps {
+			filters := url.QueryEscape(fmt.Sprintf(`[[%q,%q,["x"]]]`, op, dim))
+			if rec := serve(h, "/api/v1/events?site_id=s&filters="+filters); rec.Code != http.StatusOK {
+				t.Errorf("%s %s: %d %s", op, dim, rec.Code, rec.Body)
+			}
+		}
+	}
+}
+
+// Whatever the query string, parsing it answers a query within bounds or
+// a parameter error, and never panics.
+func FuzzListQuery(f *testing.F) {
+	f.Add("site_id=s&from=2026-01-01&to=2026-01-31&limit=10")
+	f.Add("site_id=s&cursor=" + listCursor{1, 2, 3}.encode())
+	f.Add("site_id=s&filters=" + url.QueryEscape(`[["matches","event:page",["^/a"]],["is","goal",["x"]]]`))
+	f.Fuzz(func(t *testing.T, raw string) {
+		lq, err := parseListQuery(raw)
+		if err != nil {
+			var pe *paramError
+			if !errors.As(err, &pe) {
+				t.Fatalf("%q: %v is not a parameter error", raw, err)
+			}
+			return
+		}
+		if lq.limit < 1 || lq.limit > MaxRawLimit || !event.ValidSiteID(lq.site) || lq.from != "" && lq.to != "" && lq.from > lq.to {
+			t.Fatalf("%q: parsed to %+v", raw, lq)
+		}
+	})
 }
