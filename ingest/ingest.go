@@ -186,6 +186,10 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 	if err != nil {
 		panic("BUG: the embedded crawler list: " + err.Error())
 	}
+	// The User-Agent parser builds its tables on first use (tens of
+	// milliseconds): build them now rather than in the first request,
+	// which every other request of that moment would wait for.
+	derive.ParseUserAgent("", 0)
 	h := &Handler{
 		router:  httprouter.New(),
 		wrap:    cfg.Wrap,
