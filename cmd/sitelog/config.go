@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
+	"sitelog/derive"
 	"sitelog/wal"
 )
 
@@ -53,6 +55,11 @@ type config struct {
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
 	PprofAddr       string
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For or
+	// X-Real-IP names the client (its address is never stored: it gives
+	// the visitor hash, the country and the rate limit's network).
+	TrustedProxies []netip.Prefix
 }
 
 var errHelp = errors.New("help requested")
@@ -69,16 +76,17 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		}
 		return def
 	}
-	var rateLimit, retain, fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level, strict, reportAuth string
+	var trusted, rateLimit, retain, fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level, strict, reportAuth string
 	fs.StringVar(&cfg.DataDir, "data-dir", env("SITELOG_DATA_DIR", "./data"), "directory for the log (wal/) and the database (sitelog.db) [SITELOG_DATA_DIR]")
 	if m.ingests() {
-		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event and /events [SITELOG_INGEST_ADDR]")
+		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event, /events and /api/event [SITELOG_INGEST_ADDR]")
 		fs.StringVar(&fsync, "fsync", env("SITELOG_FSYNC", "always"), "always: fsync each group commit before answering 202 (survives power loss); interval: fsync every 100ms (survives a crash of the process) [SITELOG_FSYNC]")
 		fs.StringVar(&backlog, "max-backlog", env("SITELOG_MAX_BACKLOG", "10000000"), "events in the log not yet applied to the database before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG]")
 		fs.StringVar(&backlogMB, "max-backlog-mb", env("SITELOG_MAX_BACKLOG_MB", "2048"), "MiB of events in the log not yet applied before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG_MB]")
 		fs.StringVar(&minFree, "min-free-mb", env("SITELOG_MIN_FREE_MB", "100"), "free disk space (MiB) kept on the log's file system: below it ingest answers 503 until space returns; 0 for none [SITELOG_MIN_FREE_MB]")
 		fs.StringVar(&segment, "segment-mb", env("SITELOG_SEGMENT_MB", "20"), "size (MiB) of a log segment file; applied segments are deleted whole [SITELOG_SEGMENT_MB]")
 		fs.StringVar(&rateLimit, "rate-limit", env("SITELOG_RATE_LIMIT", "0"), "ingest requests per second each client network (IPv4 /24, IPv6 /64) may send, bursts of twice that; past it 429; 0 for no limit [SITELOG_RATE_LIMIT]")
+		fs.StringVar(&trusted, "trusted-proxies", env("SITELOG_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes (or addresses) of reverse proxies whose X-Forwarded-For or X-Real-IP names the client; none when empty [SITELOG_TRUSTED_PROXIES]")
 		fs.StringVar(&retain, "retain-raw", env("SITELOG_RETAIN_RAW", "0"), "days raw events are kept; older ones are deleted, their rollups kept; 0 keeps them all [SITELOG_RETAIN_RAW]")
 		fs.StringVar(&paths, "paths-per-day", env("SITELOG_PATHS_PER_DAY", "10000"), "distinct paths kept per site and day; further new paths count under (other) [SITELOG_PATHS_PER_DAY]")
 		strict = env("SITELOG_STRICT_SITES", "false")
@@ -130,6 +138,9 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		cfg.CrashAt = getenv("SITELOG_TEST_CRASH_AT")
 		if cfg.RateLimit, err = strconv.ParseFloat(rateLimit, 64); err != nil || cfg.RateLimit < 0 || cfg.RateLimit != cfg.RateLimit {
 			return cfg, fmt.Errorf("--rate-limit %q: must be a number of requests per second, 0 for no limit", rateLimit)
+		}
+		if cfg.TrustedProxies, err = derive.ParseTrustedProxies(trusted); err != nil {
+			return cfg, fmt.Errorf("--trusted-proxies %q: must be comma-separated CIDR prefixes such as 10.0.0.0/8,::1/128", trusted)
 		}
 		days, err := strconv.Atoi(retain)
 		if err != nil || days < 0 {

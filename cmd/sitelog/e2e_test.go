@@ -406,8 +406,12 @@ func TestConfig(t *testing.T) {
 	})
 	f([]string{"--pprof-addr", "127.0.0.1:6060"}, nil, func(c config) bool { return c.PprofAddr == "127.0.0.1:6060" })
 	f([]string{"--data-dir", "/flag"}, map[string]string{"SITELOG_DATA_DIR": "/env"}, func(c config) bool { return c.DataDir == "/flag" })
+	f([]string{"--trusted-proxies", "10.0.0.0/8, ::1"}, map[string]string{"SITELOG_TRUSTED_PROXIES": "192.0.2.1"}, func(c config) bool {
+		return fmt.Sprint(c.TrustedProxies) == "[10.0.0.0/8 ::1/128]"
+	})
+	f(nil, map[string]string{"SITELOG_TRUSTED_PROXIES": "192.0.2.1"}, func(c config) bool { return fmt.Sprint(c.TrustedProxies) == "[192.0.2.1/32]" })
 
-	for _, args := range [][]string{{"--fsync", "sometimes"}, {"--max-backlog", "-1"}, {"--paths-per-day", "0"}, {"stray"}, {"--rate-limit", "-5"}, {"--rate-limit", "lots"}, {"--retain-raw", "-1"}, {"--retain-raw", "7d"}, {"--pprof-addr", "0.0.0.0:6060"}, {"--pprof-addr", ":6060"}} {
+	for _, args := range [][]string{{"--fsync", "sometimes"}, {"--max-backlog", "-1"}, {"--paths-per-day", "0"}, {"stray"}, {"--rate-limit", "-5"}, {"--rate-limit", "lots"}, {"--retain-raw", "-1"}, {"--retain-raw", "7d"}, {"--pprof-addr", "0.0.0.0:6060"}, {"--pprof-addr", ":6060"}, {"--trusted-proxies", "10.0.0.0/33"}, {"--trusted-proxies", "proxy.internal"}} {
 		if _, err := parseConfig(modeServe, args, env(nil), io.Discard); err == nil {
 			t.Errorf("parseConfig(%q) accepted", args)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"sitelog/dashboard"
+	"sitelog/derive"
 	"sitelog/ingest"
 	"sitelog/metrics"
 	"sitelog/report"
@@ -162,7 +163,20 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		if cfg.StrictSites {
 			checker = registry
 		}
-		ingest.New(ingest.Config{Logger: logger, Wrap: httpm.Wrap, Sites: checker, RateLimit: cfg.RateLimit}, log, ingest.NewMetrics(reg)).Register(r)
+		// The daily salts of visitor ids, kept apart from the log and the
+		// database: deleting them is what makes old ids unlinkable.
+		salts, err := derive.OpenSalts(filepath.Join(cfg.DataDir, "salts"), time.Now)
+		if err != nil {
+			return err
+		}
+		ingest.New(ingest.Config{
+			Logger:         logger,
+			Wrap:           httpm.Wrap,
+			Sites:          checker,
+			RateLimit:      cfg.RateLimit,
+			TrustedProxies: cfg.TrustedProxies,
+			Salts:          salts,
+		}, log, ingest.NewMetrics(reg)).Register(r)
 		servers = append(servers, newServer(ctx, cfg.IngestAddr, r))
 		names = append(names, "ingest")
 	}
