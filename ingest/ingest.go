@@ -9,6 +9,7 @@
 //	POST /events    a JSON array, or NDJSON objects → 202 {"status":"queued","accepted":N}
 //	POST /api/event Plausible's Events API body     → 202 ok (text, as Plausible answers)
 //	OPTIONS each    CORS preflight                  → 204
+//	GET /sitelog.js the tracker script (tracker/sitelog.js), gzipped when accepted
 //
 // An event is {"site_id","event_type","path","url","user_id","timestamp",
 // "referrer","props","screen_width"}. Any Content-Type is read as JSON
@@ -126,7 +127,8 @@ type Config struct {
 	// slog.Default().
 	Logger *slog.Logger
 	// Wrap, if set, wraps the handler of each route under a name
-	// ("event", "events", "api_event"), for example with metrics.HTTP.Wrap.
+	// ("event", "events", "api_event", "tracker"), for example with
+	// metrics.HTTP.Wrap.
 	Wrap func(name string, h http.Handler) http.Handler
 }
 
@@ -210,10 +212,10 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 }
 
 // Register adds the ingest routes to r: POST /event, POST /events, POST
-// /api/event and their CORS preflights. It also makes r answer unknown
-// routes (404) and wrong methods (405) with JSON errors, and turns off its
-// redirects; routes that main adds afterwards (/metrics, /healthz, /readyz)
-// are unaffected.
+// /api/event, their CORS preflights, and GET /sitelog.js. It also makes r
+// answer unknown routes (404) and wrong methods (405) with JSON errors, and
+// turns off its redirects; routes that main adds afterwards (/metrics,
+// /healthz, /readyz) are unaffected.
 func (h *Handler) Register(r *httprouter.Router) {
 	// No redirects: clients differ in whether they follow one for a POST
 	// (sendBeacon cannot tell), so /event/ is a 404 rather than a 307.
@@ -232,6 +234,10 @@ func (h *Handler) Register(r *httprouter.Router) {
 	r.Handler(http.MethodOptions, "/event", http.HandlerFunc(preflight))
 	r.Handler(http.MethodOptions, "/events", http.HandlerFunc(preflight))
 	r.Handler(http.MethodOptions, "/api/event", http.HandlerFunc(preflight))
+	// Routes that serve browsers.
+	t := h.wrap("tracker", newTracker())
+	r.Handler(http.MethodGet, "/sitelog.js", t)
+	r.Handler(http.MethodHead, "/sitelog.js", t)
 }
 
 // ServeHTTP routes the request.

@@ -24,9 +24,9 @@
       w.fetch(api, {method: 'POST', keepalive: true, headers: {'Content-Type': 'text/plain'}, body: body})['catch'](function () {});
   }
 
-  // page counts a view when the page (and with data-hash its fragment)
+  // page counts a view when the path (and with data-hash the fragment)
   // changed: routers call replaceState for scroll positions and query
-  // strings, and popstate and hashchange may both fire for one step.
+  // strings. A fragment change fires popstate too, so no hashchange.
   function page() {
     var p = l.pathname + (hash ? l.hash : '');
     if (p != last) { last = p; send('page_view') }
@@ -51,7 +51,6 @@
     h[n] = function () { var r = f.apply(this, arguments); page(); return r };
   });
   w.addEventListener('popstate', page);
-  if (hash) w.addEventListener('hashchange', page);
   d.addEventListener('click', click, true);
   d.addEventListener('auxclick', click, true);
   // A prerendered page counts once the visitor actually opens it.
