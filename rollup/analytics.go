@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/axiomhq/hyperloglog"
+	"github.com/cespare/xxhash/v2"
 
 	"sitelog/event"
 )
@@ -67,6 +69,11 @@ type session struct {
 	start, last int64 // Unix microseconds
 	exitTS      int64
 	day, hour   string // local day and hour of the first event
+	// counted is the last local day on which the visit's visitor was
+	// counted under its visit values: once a day is enough. Not stored:
+	// a visit read back from the database counts its visitor again, which
+	// the visitor sets make a no-op.
+	counted     string
 	pageviews   int64
 	events      int64
 	entry, exit string
@@ -89,8 +96,19 @@ type memberKey struct {
 	visitor int64
 }
 
-func (a memberKey) compare(b memberKey) int {
-	return cmp.Or(a.statKey.compare(b.statKey), cmp.Compare(a.visitor, b.visitor))
+// hash is the member's key in stats_visitors: the row's key and the
+// visitor, hashed with xxHash64 (stable across versions and machines).
+func (m memberKey) hash() int64 {
+	var d xxhash.Digest
+	d.Reset()
+	for _, s := range [...]string{m.site, m.dim, m.day, m.value} {
+		d.WriteString(s)
+		d.Write([]byte{0})
+	}
+	var v [8]byte
+	binary.LittleEndian.PutUint64(v[:], uint64(m.visitor))
+	d.Write(v[:])
+	return int64(d.Sum64())
 }
 
 // dimDay is the set of values a stats dimension has on one site and day,
@@ -111,44 +129,68 @@ type goal struct {
 // batches committed, and the batch in progress on top of it.
 type analytics struct {
 	// Committed knowledge.
-	latest   map[visitorKey]*session // each visitor's latest visit
-	clock    map[string]int64        // per site, the newest event time applied
+	latest   *cache[visitorKey, *session] // each visitor's latest visit, nil for none
+	sketches map[statKey]*hyperloglog.Sketch
+	skBytes  int              // the marshalled size of sketches
+	clock    map[string]int64 // per site, the newest event time applied
 	values   map[dimDay]map[string]struct{}
 	nValues  int
-	members  *known[memberKey]
-	nextID   int64 // the next session id; 0 when it must be read
+	members  *known[int64] // member hashes
+	nextID   int64         // the next session id; 0 when it must be read
 	capLimit int
 
 	// The batch in progress.
-	bLatest  map[visitorKey]*session
-	bClock   map[string]int64
-	bValues  map[dimDay]map[string]struct{} // values admitted by the batch
-	touched  map[int64]*session             // sessions to write, by id
-	stats    map[statKey]*statDelta
-	cands    map[memberKey]struct{}
-	newMemb  []memberKey
-	goals    map[string][]goal
-	rawIndex int // events seen by the batch, for the session column
+	bLatest   map[visitorKey]*session
+	bClock    map[string]int64
+	bValues   map[dimDay]map[string]struct{} // values admitted by the batch
+	touched   map[int64]*session             // sessions to write, by id
+	bSketches map[statKey]batchSketch        // sketches the batch changed
+	stats     map[statKey]*statDelta
+	cands     map[memberKey]struct{}
+	newMemb   []member
+	goals     map[string][]goal
+	rawIndex  int // events seen by the batch, for the session column
 }
 
 const (
-	maxLatest = 1 << 18
-	maxValues = 1 << 19
+	maxLatest = 1 << 17
+	// maxSketchBytes bounds the sketches remembered, by their marshalled
+	// size (a dense sketch takes 16 KiB, a sparse one a few bytes per
+	// visitor); past it they are all dropped and read again.
+	maxSketchBytes = 24 << 20
+	maxValues      = 1 << 19
+	// knownMembersMax bounds each generation of the member hashes known
+	// to be stored, some 40 bytes each with their share of the map.
+	knownMembersMax = 1 << 20
 )
+
+// batchSketch is a sketch as a batch left it, and its marshalled size.
+type batchSketch struct {
+	sketch *hyperloglog.Sketch
+	size   int
+}
+
+// member is a candidate for stats_visitors, with its hash.
+type member struct {
+	key  memberKey
+	hash int64
+}
 
 func newAnalytics(capLimit int) *analytics {
 	return &analytics{
-		latest:   make(map[visitorKey]*session),
-		clock:    make(map[string]int64),
-		values:   make(map[dimDay]map[string]struct{}),
-		members:  newKnown[memberKey](knownVisitorsMax * 4),
-		capLimit: capLimit,
-		bLatest:  make(map[visitorKey]*session),
-		bClock:   make(map[string]int64),
-		bValues:  make(map[dimDay]map[string]struct{}),
-		touched:  make(map[int64]*session),
-		stats:    make(map[statKey]*statDelta),
-		cands:    make(map[memberKey]struct{}),
+		latest:    newCache[visitorKey, *session](maxLatest),
+		sketches:  make(map[statKey]*hyperloglog.Sketch),
+		clock:     make(map[string]int64),
+		values:    make(map[dimDay]map[string]struct{}),
+		members:   newKnown[int64](knownMembersMax),
+		capLimit:  capLimit,
+		bLatest:   make(map[visitorKey]*session),
+		bClock:    make(map[string]int64),
+		bValues:   make(map[dimDay]map[string]struct{}),
+		touched:   make(map[int64]*session),
+		bSketches: make(map[statKey]batchSketch),
+		stats:     make(map[statKey]*statDelta),
+		cands:     make(map[memberKey]struct{}),
 	}
 }
 
@@ -156,11 +198,13 @@ func newAnalytics(capLimit int) *analytics {
 // batch (the ids and values it would have added may or may not be on
 // disk) and after a rebuild.
 func (a *analytics) forget() {
-	clear(a.latest)
+	a.latest = newCache[visitorKey, *session](maxLatest)
+	clear(a.sketches)
+	a.skBytes = 0
 	clear(a.clock)
 	clear(a.values)
 	a.nValues = 0
-	a.members = newKnown[memberKey](knownVisitorsMax * 4)
+	a.members = newKnown[int64](knownMembersMax)
 	a.nextID = 0
 }
 
@@ -170,6 +214,7 @@ func (a *analytics) begin(ctx context.Context, tx *sql.Tx, st *statements) error
 	clear(a.bClock)
 	clear(a.bValues)
 	clear(a.touched)
+	clear(a.bSketches)
 	clear(a.stats)
 	clear(a.cands)
 	a.newMemb = a.newMemb[:0]
@@ -200,10 +245,15 @@ func (a *analytics) begin(ctx context.Context, tx *sql.Tx, st *statements) error
 // transaction has committed.
 func (a *analytics) commit() {
 	for k, s := range a.bLatest {
-		a.latest[k] = s
+		a.latest.put(k, s)
 	}
-	if len(a.latest) > maxLatest {
-		clear(a.latest)
+	for k, sk := range a.bSketches {
+		a.sketches[k] = sk.sketch
+		a.skBytes += sk.size
+	}
+	if a.skBytes > maxSketchBytes {
+		clear(a.sketches)
+		a.skBytes = 0
 	}
 	for site, t := range a.bClock {
 		a.clock[site] = t
@@ -223,7 +273,7 @@ func (a *analytics) commit() {
 		a.nValues = 0
 	}
 	for _, m := range a.newMemb {
-		a.members.add(m)
+		a.members.add(m.hash)
 	}
 }
 
@@ -239,6 +289,7 @@ func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *even
 	if pv {
 		pvs = 1
 	}
+	member := visitor != 0
 	count := func(dim, value string) error {
 		value, err := a.capped(ctx, tx, st, dimDay{site, dim, day}, value)
 		if err != nil {
@@ -248,7 +299,7 @@ func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *even
 		d := a.delta(k)
 		d.pageviews += pvs
 		d.events++
-		if visitor != 0 {
+		if member {
 			a.cands[memberKey{k, visitor}] = struct{}{}
 		}
 		return nil
@@ -298,6 +349,10 @@ func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *even
 	if err != nil {
 		return 0, err
 	}
+	// The visit's values are the same for all its events: its visitor
+	// needs counting under them once a day.
+	member = s.counted != day
+	s.counted = day
 	for i, dim := range VisitDims {
 		if v := s.vals[i]; v != "" {
 			if err := count(dim, v); err != nil {
@@ -306,6 +361,9 @@ func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *even
 		}
 	}
 	if s.entry != "" {
+		// A visit that began with custom events has its entry page from
+		// its first page view on: count its visitor there then.
+		member = member || (pv && s.pageviews == 1)
 		if err := count(DimEntryPage, s.entry); err != nil {
 			return 0, err
 		}
@@ -515,7 +573,7 @@ func (a *analytics) latestVisit(ctx context.Context, tx *sql.Tx, st *statements,
 	if s, ok := a.bLatest[k]; ok {
 		return s, nil
 	}
-	if s, ok := a.latest[k]; ok {
+	if s, ok := a.latest.get(k); ok {
 		return s, nil
 	}
 	s := &session{site: k.site, visitor: k.visitor}
@@ -524,12 +582,13 @@ func (a *analytics) latestVisit(ctx context.Context, tx *sql.Tx, st *statements,
 		&s.vals[0], &s.vals[1], &s.vals[2], &s.vals[3], &s.vals[4], &s.vals[5], &s.vals[6],
 		&s.vals[7], &s.vals[8], &s.vals[9], &s.vals[10])
 	if errors.Is(err, sql.ErrNoRows) {
+		a.latest.put(k, nil) // what the database holds: no visit yet
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	a.latest[k] = s
+	a.latest.put(k, s)
 	return s, nil
 }
 
@@ -538,21 +597,26 @@ func (a *analytics) latestVisit(ctx context.Context, tx *sql.Tx, st *statements,
 func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scratch []any) ([]any, error) {
 	// The visitors each row did not have yet count, and go into its sketch.
 	for k := range a.cands {
-		if !a.members.has(k) {
-			a.newMemb = append(a.newMemb, k)
+		if h := k.hash(); !a.members.has(h) {
+			a.newMemb = append(a.newMemb, member{k, h})
 		}
 	}
-	slices.SortFunc(a.newMemb, memberKey.compare)
+	slices.SortFunc(a.newMemb, func(x, y member) int {
+		return cmp.Or(strings.Compare(x.key.site, y.key.site), cmp.Compare(x.hash, y.hash))
+	})
+	byHash := make(map[int64]memberKey, len(a.newMemb))
 	args := scratch[:0]
 	for _, m := range a.newMemb {
-		args = append(args, m.site, m.dim, m.day, m.value, m.visitor)
+		args = append(args, m.key.site, m.hash)
+		byHash[m.hash] = m.key
 	}
 	sketches := make(map[statKey][]int64)
-	var m memberKey
+	var h int64
 	err := st.statsVisitors.query(ctx, tx, args, func(r *sql.Rows) error {
-		if err := r.Scan(&m.site, &m.dim, &m.day, &m.value, &m.visitor); err != nil {
+		if err := r.Scan(&h); err != nil {
 			return err
 		}
+		m := byHash[h]
 		a.delta(m.statKey).visitors++
 		sketches[m.statKey] = append(sketches[m.statKey], m.visitor)
 		return nil
@@ -564,25 +628,33 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 	args = args[:0]
 	sketchOf := tx.StmtContext(ctx, st.sketchOf)
 	for _, k := range sortedKeys(sketches) {
-		sk := hyperloglog.New14()
-		var data []byte
-		err := sketchOf.QueryRowContext(ctx, k.site, k.dim, k.day, k.value).Scan(&data)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return args, fmt.Errorf("sketch: %w", err)
-		default:
-			if err := sk.UnmarshalBinary(data); err != nil {
-				return args, fmt.Errorf("sketch of %v: %w", k, err)
+		// The committed sketch is cloned, never changed: it must stay as
+		// stored should the transaction fail.
+		var sk *hyperloglog.Sketch
+		if base := a.sketches[k]; base != nil {
+			sk = base.Clone()
+		} else {
+			sk = hyperloglog.New14()
+			var data []byte
+			err := sketchOf.QueryRowContext(ctx, k.site, k.dim, k.day, k.value).Scan(&data)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return args, fmt.Errorf("sketch: %w", err)
+			default:
+				if err := sk.UnmarshalBinary(data); err != nil {
+					return args, fmt.Errorf("sketch of %v: %w", k, err)
+				}
 			}
 		}
 		for _, v := range sketches[k] {
 			sk.InsertHash(uint64(v))
 		}
-		data, err = sk.MarshalBinary()
+		data, err := sk.MarshalBinary()
 		if err != nil {
 			return args, err
 		}
+		a.bSketches[k] = batchSketch{sk, len(data)}
 		args = append(args, k.site, k.dim, k.day, k.value, data)
 	}
 	if err := st.sketches.exec(ctx, tx, args); err != nil {

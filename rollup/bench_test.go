@@ -66,6 +66,11 @@ func (g *traffic) fill(entries []wal.Entry, buf []byte) []byte {
 		if g.rng.IntN(10) == 0 {
 			e.Type = "signup"
 		}
+		// What ingest derives: the visitor, and a few dimension values.
+		e.Visitor = event.UserVisitor(e.SiteID, e.UserID)
+		e.Source = benchSources[g.rng.IntN(len(benchSources))]
+		e.Browser = benchBrowsers[g.rng.IntN(len(benchBrowsers))]
+		e.Country = benchCountries[g.rng.IntN(len(benchCountries))]
 		buf = e.AppendBinary(buf)
 		ends[i] = len(buf)
 		g.at = g.at.Add(time.Second)
@@ -202,3 +207,9 @@ func BenchmarkWorker(b *testing.B) {
 		})
 	}
 }
+
+var (
+	benchSources   = []string{"", "", "Google", "Bing", "news.example", "Hacker News"}
+	benchBrowsers  = []string{"Chrome", "Firefox", "Safari", "Edge"}
+	benchCountries = []string{"US", "DE", "FR", "GB", "JP", "BR", ""}
+)

@@ -173,3 +173,34 @@ func (k *knownKeys) forgetDays(keep int) {
 		delete(k.days, key)
 	}
 }
+
+// cache is a bounded map of values known to be stored, kept in two
+// generations the way known keeps its keys.
+type cache[K comparable, V any] struct {
+	cur, old map[K]V
+	max      int
+}
+
+func newCache[K comparable, V any](max int) *cache[K, V] {
+	return &cache[K, V]{cur: make(map[K]V), max: max}
+}
+
+func (c *cache[K, V]) get(k K) (V, bool) {
+	if v, ok := c.cur[k]; ok {
+		return v, true
+	}
+	v, ok := c.old[k]
+	if ok {
+		c.put(k, v)
+	}
+	return v, ok
+}
+
+// put records that k is stored with value v. Call it only with what a
+// committed transaction stored (or what was read from the database).
+func (c *cache[K, V]) put(k K, v V) {
+	if len(c.cur) >= c.max {
+		c.old, c.cur = c.cur, make(map[K]V, c.max)
+	}
+	c.cur[k] = v
+}

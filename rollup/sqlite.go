@@ -165,7 +165,7 @@ type statements struct {
 	sessionOf     *sql.Stmt // site_id, visitor → the latest session
 	sketchOf      *sql.Stmt // site_id, dim, day, value → sketch
 	setSession    *sql.Stmt // session, log_id, log_index
-	statsVisitors *bulk     // returns each new (site_id, dim, day, value, visitor)
+	statsVisitors *bulk     // returns each new member
 	sketches      *bulk
 	stats         *bulk
 	sessions      *bulk
@@ -222,8 +222,8 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 	FROM sessions WHERE site_id = ? AND visitor = ? ORDER BY last_ts DESC, id DESC LIMIT 1`),
 		sketchOf:   p.one(`SELECT sketch FROM stats_sketches WHERE site_id = ? AND dim = ? AND day = ? AND value = ?`),
 		setSession: p.one(`UPDATE events SET session = ? WHERE log_id = ? AND log_index = ?`),
-		statsVisitors: p.bulk(`INSERT INTO stats_visitors (site_id, dim, day, value, visitor) VALUES `, 5,
-			` ON CONFLICT (site_id, dim, day, value, visitor) DO NOTHING RETURNING site_id, dim, day, value, visitor`),
+		statsVisitors: p.bulk(`INSERT INTO stats_visitors (site_id, member) VALUES `, 2,
+			` ON CONFLICT (site_id, member) DO NOTHING RETURNING member`),
 		sketches: p.bulk(`INSERT INTO stats_sketches (site_id, dim, day, value, sketch) VALUES `, 5,
 			` ON CONFLICT (site_id, dim, day, value) DO UPDATE SET sketch = excluded.sketch`),
 		stats: p.bulk(`INSERT INTO stats (site_id, dim, day, value, pageviews, visitors, visits, bounces, duration, events) VALUES `, 10,
