@@ -28,9 +28,10 @@ import (
 //     with their visits and counted here: exact, but the cost grows with the
 //     events in the range, and it is bounded by MaxRawEvents.
 
-// MaxRawEvents bounds the raw events one query may read; past it the query
-// is refused (400) with a hint to narrow it.
-const MaxRawEvents = 5_000_000
+// MaxRawEvents bounds the raw events one query may read (about 4 µs and
+// 120 bytes each while read); past it, or past the query timeout, the
+// query is refused (400) with a hint to narrow it.
+const MaxRawEvents = 1_000_000
 
 // Answer sources, as meta.computed_from names them.
 const (
@@ -68,7 +69,7 @@ type QueryMeta struct {
 	ComputedFrom string    `json:"computed_from"`        // "rollups" or "raw_events"
 	RawEvents    *int64    `json:"raw_events,omitempty"` // events read, for raw_events
 	TotalRows    int       `json:"total_rows"`           // rows before pagination
-	Totals       *QueryRow `json:"totals,omitempty"`     // the metrics without dimensions, when there are dimensions
+	Totals       *QueryRow `json:"totals,omitempty"`     // the metrics of the query without its dimensions, when it has some
 	TimeLabels   []string  `json:"time_labels,omitempty"`
 	Warnings     []string  `json:"warnings,omitempty"`
 }
@@ -145,9 +146,15 @@ func planQuery(q *apiQuery) apiPlan {
 // runQuery answers q from db; now is the clock for the site's today when q
 // does not pin it.
 func runQuery(ctx context.Context, db *sql.DB, q *apiQuery, now time.Time) (*QueryResponse, error) {
+	return runPlanned(ctx, db, q, now, planQuery(q))
+}
+
+// runPlanned answers q from the source plan names; tests use it to read
+// the raw events where the rollups would answer.
+func runPlanned(ctx context.Context, db *sql.DB, q *apiQuery, now time.Time, plan apiPlan) (*QueryResponse, error) {
 	var resp *QueryResponse
 	err := inReadTx(ctx, db, func(tx *sql.Tx) error {
-		r := &queryRun{ctx: ctx, tx: tx, q: q, plan: planQuery(q)}
+		r := &queryRun{ctx: ctx, tx: tx, q: q, plan: plan}
 		var err error
 		resp, err = r.run(now)
 		return err
@@ -192,6 +199,9 @@ func (r *queryRun) run(now time.Time) (*QueryResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(q.dims) == 0 {
+		cur.group("", nil) // an aggregate has its one row, zeros without data
+	}
 
 	var prev *tally
 	var prevFrom, prevTo string
@@ -207,27 +217,46 @@ func (r *queryRun) run(now time.Time) (*QueryResponse, error) {
 		}
 	}
 
-	rows := r.rows(cur)
+	rows, page, err := r.page(cur)
+	if err != nil {
+		return nil, err
+	}
 	var prevRows map[string]*resultRow
 	if prev != nil {
-		prevRows = make(map[string]*resultRow)
-		for _, pr := range r.rows(prev) {
-			key := pr.key
+		// The comparison's groups of the rows on the page, by their keys in
+		// the range: buckets pair by position, the i-th day (hour, week,
+		// month) of the range with the i-th of the comparison.
+		prevKey := func(dims []string) string {
 			if prevAxis != nil {
-				// Buckets pair by position: the i-th day (hour, week,
-				// month) of the range with the i-th of the comparison.
-				i, ok := prevAxis.index[pr.dims[q.timeIdx]]
+				i, ok := prevAxis.index[dims[q.timeIdx]]
 				if !ok || i >= len(axis.labels) {
-					continue
+					return ""
 				}
-				dims := slices.Clone(pr.dims)
+				dims = slices.Clone(dims)
 				dims[q.timeIdx] = axis.labels[i]
-				key = groupKey(dims)
 			}
-			prevRows[key] = pr
+			return groupKey(dims)
+		}
+		byKey := make(map[string]*acc)
+		for _, g := range prev.groups {
+			if k := prevKey(g.dims); k != "" || len(q.dims) == 0 {
+				byKey[k] = g
+			}
+		}
+		var want []*acc
+		for _, row := range page {
+			if g := byKey[row.key]; g != nil {
+				want = append(want, g)
+			}
+		}
+		if err := prev.resolveVisitors(r.q, want); err != nil {
+			return nil, err
+		}
+		prevRows = make(map[string]*resultRow)
+		for k, g := range byKey {
+			prevRows[k] = r.resultRow(g, prev.baseFor(r.q, g))
 		}
 	}
-	r.sort(rows)
 
 	resp := &QueryResponse{Results: []QueryRow{}}
 	resp.Query = r.echo(from, to)
@@ -256,7 +285,6 @@ func (r *queryRun) run(now time.Time) (*QueryResponse, error) {
 	}
 	meta.Warnings = warnings
 	meta.TotalRows = len(rows)
-	page := rows[min(q.offset, len(rows)):min(q.offset+q.limit, len(rows))]
 	for _, row := range page {
 		out := QueryRow{Dimensions: row.dims, Metrics: row.metrics}
 		if prev != nil {
@@ -268,6 +296,9 @@ func (r *queryRun) run(now time.Time) (*QueryResponse, error) {
 		total := r.resultRow(cur.total, cur.base[""])
 		meta.Totals = &QueryRow{Dimensions: []string{}, Metrics: total.metrics}
 		if prev != nil {
+			if err := prev.resolveVisitors(r.q, nil); err != nil {
+				return nil, err
+			}
 			pt := r.resultRow(prev.total, prev.base[""])
 			meta.Totals.Comparison = r.comparison(total, pt, nil, nil)
 		}
@@ -413,26 +444,39 @@ type acc struct {
 
 	// Rollups: visitors is the sum over the rows folded in, exact while
 	// vrows (rows with visitors) is at most one; past that sk, the merge of
-	// their sketches, estimates them.
+	// the sketches of rows, estimates them once merged. Until then the
+	// group's visitors are only known to lie between vmax (its largest
+	// row) and visitors, and count as bound.
 	visitors int64
 	vrows    int
+	vmax     int64
+	rows     []rowRef
 	sk       *hyperloglog.Sketch
+	bound    int64
 
 	// Raw events: the distinct visitors and visits.
 	set      map[int64]struct{}
 	sessions map[int64]*rawSession
 }
 
+// rowRef names a stats row.
+type rowRef struct{ dim, day, value string }
+
+// resolved reports whether the group's visitors are known.
+func (a *acc) resolved() bool { return a.set != nil || a.vrows <= 1 || a.sk != nil }
+
 // visitorCount returns the group's visitors and whether they are an
-// estimate.
+// estimate; for a group not resolved, its bound.
 func (a *acc) visitorCount() (int64, bool) {
 	switch {
 	case a.set != nil:
 		return int64(len(a.set)), false
-	case a.vrows > 1 && a.sk != nil:
+	case a.vrows <= 1:
+		return a.visitors, false
+	case a.sk != nil:
 		return int64(a.sk.Estimate()), true
 	}
-	return a.visitors, false
+	return a.bound, false
 }
 
 // tally is the groups of one range.
@@ -443,6 +487,47 @@ type tally struct {
 	rawEvents int64
 	estimated bool // a visitors figure in the answer is an estimate
 	other     bool // "(other)" is among the values
+
+	// merge merges the sketches of the groups given (rollups only; nil
+	// when every figure is known).
+	merge func([]*acc) error
+}
+
+// resolveVisitors makes known the visitors of the groups given and of the
+// total and denominators, when the query asks for visitors.
+func (t *tally) resolveVisitors(q *apiQuery, groups []*acc) error {
+	if t.merge == nil || !q.needVisitors() {
+		return nil
+	}
+	var want []*acc
+	for _, a := range groups {
+		if !a.resolved() {
+			want = append(want, a)
+		}
+	}
+	if !t.total.resolved() {
+		want = append(want, t.total)
+	}
+	for _, b := range t.base {
+		if !b.resolved() {
+			want = append(want, b)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	return t.merge(want)
+}
+
+// baseFor is conversion_rate's denominator of g (nil when not asked).
+func (t *tally) baseFor(q *apiQuery, g *acc) *acc {
+	if !q.needBase() {
+		return nil
+	}
+	if q.timeDim != "" {
+		return t.base[g.dims[q.timeIdx]]
+	}
+	return t.base[""]
 }
 
 func newTally() *tally {
@@ -492,29 +577,72 @@ type resultRow struct {
 	dims    []string
 	metrics []any
 	values  []float64 // metrics as numbers, for ordering and change
+	g       *acc
+}
+
+// page computes the rows of t in order, and the page the query asks for.
+// Groups whose visitors need their sketches merged are merged only when
+// they may be on the page: the others sort by a bound of their visitors
+// (the largest possible when visitors order descending, the smallest
+// when ascending), so a group left out cannot belong on the page.
+func (r *queryRun) page(t *tally) (rows, page []*resultRow, err error) {
+	q := r.q
+	if err := t.resolveVisitors(q, nil); err != nil {
+		return nil, nil, err
+	}
+	// The direction that visitors (or conversion_rate, which grows with
+	// them) order in, if they order.
+	desc, mixed, ordered := false, false, false
+	for _, term := range q.orderTerms() {
+		if term.metric < 0 || q.metrics[term.metric] != "visitors" && q.metrics[term.metric] != "conversion_rate" {
+			continue
+		}
+		if ordered && term.desc != desc {
+			mixed = true
+		}
+		desc, ordered = term.desc, true
+	}
+	var all []*acc
+	for _, g := range t.groups {
+		if !g.resolved() {
+			g.bound = g.vmax
+			if desc {
+				g.bound = g.visitors
+			}
+			all = append(all, g)
+		}
+	}
+	if mixed {
+		if err := t.resolveVisitors(q, all); err != nil {
+			return nil, nil, err
+		}
+	}
+	for {
+		rows = r.rows(t)
+		r.sort(rows)
+		page = rows[min(q.offset, len(rows)):min(q.offset+q.limit, len(rows))]
+		var want []*acc
+		for _, row := range page {
+			if !row.g.resolved() {
+				want = append(want, row.g)
+			}
+		}
+		if len(want) == 0 || !q.needVisitors() {
+			return rows, page, nil
+		}
+		if err := t.resolveVisitors(q, want); err != nil {
+			return nil, nil, err
+		}
+	}
 }
 
 // rows computes every group's metrics.
 func (r *queryRun) rows(t *tally) []*resultRow {
 	rows := make([]*resultRow, 0, len(t.groups))
 	for key, g := range t.groups {
-		var base *acc
-		if r.q.needBase() {
-			bucket := ""
-			if r.q.timeDim != "" {
-				bucket = g.dims[r.q.timeIdx]
-			}
-			base = t.base[bucket]
-		}
-		row := r.resultRow(g, base)
+		row := r.resultRow(g, t.baseFor(r.q, g))
 		row.key = key
-		if _, est := g.visitorCount(); est && r.q.needVisitors() {
-			t.estimated = true
-		}
 		rows = append(rows, row)
-	}
-	if _, est := t.total.visitorCount(); est && r.q.needVisitors() && len(r.q.dims) > 0 {
-		t.estimated = true
 	}
 	return rows
 }
@@ -522,7 +650,7 @@ func (r *queryRun) rows(t *tally) []*resultRow {
 // resultRow computes the metrics of g; base holds conversion_rate's
 // denominator (nil: none).
 func (r *queryRun) resultRow(g, base *acc) *resultRow {
-	row := &resultRow{dims: g.dims}
+	row := &resultRow{dims: g.dims, g: g}
 	if row.dims == nil {
 		row.dims = []string{}
 	}

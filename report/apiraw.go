@@ -1,8 +1,10 @@
 package report
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -185,9 +187,15 @@ func (r *queryRun) rawTally(from, to string, axis *timeAxis) (*tally, error) {
 		intern[s] = s
 		return s
 	}
-	sessions := make(map[int64]*rawSession)
+	// Visits are read only when a visit dimension or metric needs them.
+	needVisits := needSessions
+	for _, d := range q.dims {
+		needVisits = needVisits || slices.Contains(rawVisitDims, d)
+	}
+	for _, f := range q.filters {
+		needVisits = needVisits || slices.Contains(rawVisitDims, f.dim)
+	}
 	hourLabels := make(map[[2]int]string) // (day index, hour) → label
-
 	eventBucket := func(ev *rawEvent) string {
 		switch {
 		case axis == nil:
@@ -214,97 +222,53 @@ func (r *queryRun) rawTally(from, to string, axis *timeAxis) (*tally, error) {
 		return axis.bucket[s.day]
 	}
 
-	rows, err := r.tx.QueryContext(r.ctx, apiRawEventsSQL, q.site, starts[0], starts[nDays])
-	if err != nil {
-		return nil, fmt.Errorf("raw events: %w", err)
-	}
-	defer rows.Close()
 	var (
-		ev                        rawEvent
-		typ, path, host, props    sql.RawBytes
-		sDay, sHour               sql.RawBytes
-		sStart, sLast, sPageviews sql.NullInt64
-		vals                      [13]sql.RawBytes
-		matched                   []string
-		dims                      = make([]string, len(q.dims))
-		key                       []byte
+		matched []string
+		dims    = make([]string, len(q.dims))
+		key     []byte
 	)
-	ev.propMap = make(map[string]string)
-	dest := []any{&ev.ts, &typ, &path, &host, &props, &ev.visitor, &ev.sessionID,
-		&sDay, &sHour, &sStart, &sLast, &sPageviews}
-	for i := range vals {
-		dest = append(dest, &vals[i])
-	}
-	// addTo counts the event in the group of dims (and its visit in the
-	// group of the visit's start, time dimension aside).
-	addTo := func() {
+	// addTo counts ev in the group of dims (and its visit in the group of
+	// the visit's start, time dimension aside).
+	addTo := func(ev *rawEvent) {
 		key = appendKey(key[:0], dims)
 		g := t.groups[string(key)]
 		if g == nil {
 			g = t.group(string(key), dims)
 		}
-		g.addEvent(&ev)
+		g.addEvent(ev)
 		if needSessions && ev.sess != nil && ev.sess.inRange {
 			if q.timeDim != "" {
 				eb := dims[q.timeIdx]
 				dims[q.timeIdx] = sessionBucket(ev.sess)
 				key = appendKey(key[:0], dims)
-				dims[q.timeIdx] = eb
 				if g = t.groups[string(key)]; g == nil {
 					g = t.group(string(key), dims)
-					g.dims[q.timeIdx] = sessionBucket(ev.sess)
 				}
+				dims[q.timeIdx] = eb
 			}
 			g.addSession(ev.sess)
 		}
 	}
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("raw events: %w", err)
-		}
-		t.rawEvents++
-		if t.rawEvents > MaxRawEvents {
-			return nil, &paramError{"filters", fmt.Sprintf("this query needs the raw events of its range, more than %d of them: narrow date_range, or filter only on the dimension broken down, which the rollups answer", MaxRawEvents)}
-		}
-		ev.typ, ev.path, ev.host, ev.props = str(typ), str(path), str(host), str(props)
-		ev.decoded = false
-		ev.day, _ = slices.BinarySearch(starts, ev.ts+1)
-		ev.day-- // the last start at or before ts
-		ev.sess = nil
-		if ev.sessionID != 0 && sDay != nil {
-			s := sessions[ev.sessionID]
-			if s == nil {
-				s = &rawSession{id: ev.sessionID, day: str(sDay), hour: str(sHour),
-					bounce: sPageviews.Int64 == 1, duration: (sLast.Int64 - sStart.Int64) / 1e6}
-				s.inRange = s.day >= from && s.day <= to
-				for i := range vals {
-					s.vals[i] = str(vals[i])
-				}
-				sessions[ev.sessionID] = s
-			}
-			ev.sess = s
-		}
-
-		pass := true
+	// count counts one event, its visit (if needed) set.
+	count := func(ev *rawEvent) {
 		for _, c := range conds {
-			if !c.f.match(c.get(&ev)) {
-				pass = false
-				break
+			if !c.f.match(c.get(ev)) {
+				return
 			}
 		}
-		if !pass {
-			continue
-		}
-		bucket := eventBucket(&ev)
+		bucket := eventBucket(ev)
 		if needBase {
-			t.baseOf(bucket).addEvent(&ev)
+			t.baseOf(bucket).addEvent(ev)
+			if bucket != "" {
+				t.baseOf("").addEvent(ev) // the total's
+			}
 		}
 		matched = matched[:0]
 		if goals != nil {
 		goals:
 			for i := range goals {
 				g := &goals[i]
-				if !g.matches(&ev) {
+				if !g.matches(ev) {
 					continue
 				}
 				for _, f := range goalFilters {
@@ -314,40 +278,91 @@ func (r *queryRun) rawTally(from, to string, axis *timeAxis) (*tally, error) {
 				}
 				matched = append(matched, g.name)
 			}
-			if len(goalFilters) > 0 && len(matched) == 0 {
-				continue
+			if (len(goalFilters) > 0 || goalIdx >= 0) && len(matched) == 0 {
+				return
 			}
 		}
-		t.total.addEvent(&ev)
+		// The total is the query's without its dimensions (of a goal
+		// breakdown: of the events that complete a goal).
+		t.total.addEvent(ev)
 		if needSessions && ev.sess != nil && ev.sess.inRange {
 			t.total.addSession(ev.sess)
 		}
-
-		skip := false
 		for i, get := range gets {
 			switch {
 			case i == q.timeIdx:
 				dims[i] = bucket
 			case i == goalIdx:
 			default:
-				dims[i] = get(&ev)
-				skip = skip || dims[i] == ""
+				if dims[i] = get(ev); dims[i] == "" {
+					return
+				}
 			}
 		}
-		if skip {
-			continue
-		}
 		if goalIdx < 0 {
-			addTo()
-			continue
+			addTo(ev)
+			return
 		}
 		for _, name := range matched {
 			dims[goalIdx] = name
-			addTo()
+			addTo(ev)
 		}
 	}
-	if err := rows.Err(); err != nil {
+
+	// The events are counted as they are read, unless their visits are
+	// needed: then they are kept, compactly, until the visits they name
+	// have been read, each once.
+	var kept []rawEvent
+	ids := make(map[int64]struct{})
+	rows, err := r.tx.QueryContext(r.ctx, apiRawEventsSQL, q.site, starts[0], starts[nDays])
+	if err != nil {
 		return nil, fmt.Errorf("raw events: %w", err)
+	}
+	defer rows.Close()
+	var (
+		ev                     rawEvent
+		typ, path, host, props sql.RawBytes
+	)
+	dest := []any{&ev.ts, &typ, &path, &host, &props, &ev.visitor, &ev.sessionID}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("raw events: %w", err)
+		}
+		t.rawEvents++
+		if t.rawEvents > MaxRawEvents {
+			return nil, &paramError{"filters", fmt.Sprintf("this query needs the raw events of its range, more than %d of them: narrow date_range, or filter only on the dimension broken down, which the rollups answer", MaxRawEvents)}
+		}
+		ev.typ, ev.path, ev.host, ev.props = str(typ), str(path), str(host), str(props)
+		ev.day, _ = slices.BinarySearch(starts, ev.ts+1)
+		ev.day-- // the last start at or before ts
+		if needVisits {
+			kept = append(kept, ev)
+			if ev.sessionID != 0 {
+				ids[ev.sessionID] = struct{}{}
+			}
+			continue
+		}
+		ev.decoded = false
+		count(&ev)
+	}
+	if err := rows.Err(); err != nil {
+		if errors.Is(r.ctx.Err(), context.DeadlineExceeded) {
+			// Not a busy database but too many events: retrying is no use.
+			return nil, &paramError{"filters", fmt.Sprintf("this query needs the raw events of its range, and reading them (%d so far) took longer than the query timeout: narrow date_range, or filter only on the dimension broken down, which the rollups answer", t.rawEvents)}
+		}
+		return nil, fmt.Errorf("raw events: %w", err)
+	}
+	rows.Close()
+	if needVisits {
+		sessions, err := r.rawSessions(ids, from, to, str)
+		if err != nil {
+			return nil, err
+		}
+		for i := range kept {
+			e := &kept[i]
+			e.sess = sessions[e.sessionID]
+			count(e)
+		}
 	}
 	for _, g := range t.groups {
 		g.settleSessions()
@@ -410,4 +425,81 @@ func (r *queryRun) goals() ([]rawGoal, error) {
 		return nil, fmt.Errorf("goals: %w", err)
 	}
 	return goals, nil
+}
+
+// rawSessions reads the visits of ids, rawSessionBatch at a time; those
+// that began from..to are in the range.
+func (r *queryRun) rawSessions(ids map[int64]struct{}, from, to string, str func(sql.RawBytes) string) (map[int64]*rawSession, error) {
+	sorted := make([]int64, 0, len(ids))
+	for id := range ids {
+		sorted = append(sorted, id)
+	}
+	slices.Sort(sorted)
+	sessions := make(map[int64]*rawSession, len(ids))
+	sc := newSessionScanner(str, from, to)
+	args := make([]any, rawSessionBatch)
+	for len(sorted) > 0 {
+		n := min(len(sorted), rawSessionBatch)
+		for i := range args {
+			args[i] = sorted[min(i, n-1)] // the last id again fills the batch
+		}
+		sorted = sorted[n:]
+		if err := r.readSessions(args, sc, sessions); err != nil {
+			return nil, err
+		}
+	}
+	return sessions, nil
+}
+
+func (r *queryRun) readSessions(args []any, sc *sessionScanner, into map[int64]*rawSession) error {
+	rows, err := r.tx.QueryContext(r.ctx, apiRawSessionsSQL, args...)
+	if err != nil {
+		return fmt.Errorf("visits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := sc.scan(rows)
+		if err != nil {
+			return fmt.Errorf("visits: %w", err)
+		}
+		into[s.id] = s
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("visits: %w", err)
+	}
+	return nil
+}
+
+// sessionScanner reads rows of rawSessionCols.
+type sessionScanner struct {
+	str         func(sql.RawBytes) string
+	from, to    string
+	day, hour   sql.RawBytes
+	start, last int64
+	s           *rawSession
+	pageviews   int64
+	vals        [13]sql.RawBytes
+	dest        []any
+}
+
+func newSessionScanner(str func(sql.RawBytes) string, from, to string) *sessionScanner {
+	sc := &sessionScanner{str: str, from: from, to: to, s: &rawSession{}}
+	sc.dest = []any{&sc.s.id, &sc.day, &sc.hour, &sc.start, &sc.last, &sc.pageviews}
+	for i := range sc.vals {
+		sc.dest = append(sc.dest, &sc.vals[i])
+	}
+	return sc
+}
+
+func (sc *sessionScanner) scan(rows *sql.Rows) (*rawSession, error) {
+	if err := rows.Scan(sc.dest...); err != nil {
+		return nil, err
+	}
+	s := &rawSession{id: sc.s.id, day: sc.str(sc.day), hour: sc.str(sc.hour),
+		bounce: sc.pageviews == 1, duration: (sc.last - sc.start) / 1e6}
+	s.inRange = s.day >= sc.from && s.day <= sc.to
+	for i, v := range sc.vals {
+		s.vals[i] = sc.str(v)
+	}
+	return s, nil
 }

@@ -2,6 +2,7 @@ package report
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/axiomhq/hyperloglog"
@@ -15,14 +16,18 @@ const otherValue = "(other)"
 // being read adds to, appended to out.
 type route func(day, value string, out []*acc) []*acc
 
-// rollupTally answers from the stats rows of r.plan.dim: a first pass sums
-// the rows into their groups; a second merges the sketches of the groups
-// made of more than one row with visitors, when visitors are asked.
+// rollupTally answers from the stats rows of r.plan.dim: it sums the rows
+// into their groups, and leaves to its merge the sketches of the groups
+// made of more than one row with visitors, for the groups whose visitors
+// are needed (see page).
 func (r *queryRun) rollupTally(from, to string, axis *timeAxis) (*tally, error) {
 	q, dim := r.q, r.plan.dim
 	t := newTally()
-	filtered := len(q.filters) > 0
 	needBase := q.needBase()
+	// The total is the query's without its dimensions: the site's totals
+	// unless filtered, or a goal breakdown (whose total is of the visitors
+	// and completions of any goal).
+	totalFromMain := dim == "" || dim == dimGoal || len(q.filters) > 0
 	bucketOf := func(day, value string) string {
 		switch {
 		case axis == nil:
@@ -56,15 +61,16 @@ func (r *queryRun) rollupTally(from, to string, axis *timeAxis) (*tally, error) 
 			g = t.group(string(key), dims)
 		}
 		out = append(out, g)
-		if filtered {
+		if totalFromMain {
 			out = append(out, t.total)
 		}
 		return out
 	}
-	// The site's totals: the total without filters, and conversion_rate's
-	// denominators (goal filters being the only ones this path sees).
+	// The site's totals by day: the total of an unfiltered breakdown, and
+	// conversion_rate's denominators (goal filters being the only ones
+	// this path sees).
 	totals := func(day, _ string, out []*acc) []*acc {
-		if !filtered {
+		if !totalFromMain {
 			out = append(out, t.total)
 		}
 		if needBase {
@@ -73,6 +79,9 @@ func (r *queryRun) rollupTally(from, to string, axis *timeAxis) (*tally, error) 
 				bucket = axis.bucket[day]
 			}
 			out = append(out, t.baseOf(bucket))
+			if bucket != "" {
+				out = append(out, t.baseOf("")) // the total's
+			}
 		}
 		return out
 	}
@@ -91,23 +100,50 @@ func (r *queryRun) rollupTally(from, to string, axis *timeAxis) (*tally, error) 
 		add("", func(day, value string, out []*acc) []*acc {
 			return totals(day, value, main(day, value, out))
 		})
-	case filtered && !needBase:
-		add(dim, main)
-	default:
+	case !totalFromMain || needBase:
 		add(dim, main)
 		add("", totals)
+	default:
+		add(dim, main)
 	}
+	rowsRead := make(map[string]int) // stats rows read, by dim
 	for _, rd := range reads {
-		if err := r.readStats(rd.dim, from, to, rd.route); err != nil {
+		n, err := r.readStats(rd.dim, from, to, rd.route)
+		if err != nil {
 			return nil, err
 		}
+		rowsRead[rd.dim] = n
 	}
-	if q.needVisitors() {
-		for _, rd := range reads {
-			if err := r.mergeSketches(rd.dim, from, to, rd.route); err != nil {
-				return nil, err
+	t.merge = func(want []*acc) error {
+		// A few rows are read by key; many, by reading every sketch of
+		// their dimension over the range once.
+		byDim := make(map[string]int)
+		for _, a := range want {
+			for _, row := range a.rows {
+				byDim[row.dim]++
 			}
 		}
+		for _, rd := range reads {
+			if n := byDim[rd.dim]; 4*n > rowsRead[rd.dim] {
+				if err := r.scanSketches(rd.dim, from, to, rd.route, want); err != nil {
+					return err
+				}
+				delete(byDim, rd.dim)
+			}
+		}
+		if len(byDim) > 0 {
+			if err := r.readSketches(want, byDim); err != nil {
+				return err
+			}
+		}
+		for _, a := range want {
+			if a.sk == nil {
+				a.sk = hyperloglog.New14() // rows with visitors but no sketch: none to count
+			}
+			a.rows = nil
+		}
+		t.estimated = true
+		return nil
 	}
 	return t, nil
 }
@@ -124,22 +160,24 @@ func appendKey(b []byte, dims []string) []byte {
 }
 
 // readStats adds each stats row of dim over from..to to the accumulators
-// its route names.
-func (r *queryRun) readStats(dim, from, to string, rt route) error {
+// its route names, and returns how many it read.
+func (r *queryRun) readStats(dim, from, to string, rt route) (int, error) {
 	rows, err := r.tx.QueryContext(r.ctx, apiStatsSQL, r.q.site, dim, from, to)
 	if err != nil {
-		return fmt.Errorf("stats %q: %w", dim, err)
+		return 0, fmt.Errorf("stats %q: %w", dim, err)
 	}
 	defer rows.Close()
 	var (
 		day, value                                             string
 		pageviews, visitors, visits, bounces, duration, events int64
 		targets                                                []*acc
+		n                                                      int
 	)
 	for rows.Next() {
 		if err := rows.Scan(&day, &value, &pageviews, &visitors, &visits, &bounces, &duration, &events); err != nil {
-			return fmt.Errorf("stats %q: %w", dim, err)
+			return 0, fmt.Errorf("stats %q: %w", dim, err)
 		}
+		n++
 		targets = rt(day, value, targets[:0])
 		for _, a := range targets {
 			a.pageviews += pageviews
@@ -150,19 +188,38 @@ func (r *queryRun) readStats(dim, from, to string, rt route) error {
 			if visitors > 0 {
 				a.visitors += visitors
 				a.vrows++
+				a.vmax = max(a.vmax, visitors)
+				a.rows = append(a.rows, rowRef{dim, day, value})
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("stats %q: %w", dim, err)
+		return 0, fmt.Errorf("stats %q: %w", dim, err)
 	}
-	return nil
+	return n, nil
 }
 
-// mergeSketches merges the sketch of each stats row of dim over from..to
-// into the accumulators of its route that hold more than one row with
-// visitors: the others have their exact count already.
-func (r *queryRun) mergeSketches(dim, from, to string, rt route) error {
+// mergeInto merges the sketch data into a.
+func mergeInto(a *acc, data []byte, sk **hyperloglog.Sketch) error {
+	if *sk == nil {
+		*sk = new(hyperloglog.Sketch)
+		if err := (*sk).UnmarshalBinary(data); err != nil {
+			return err
+		}
+	}
+	if a.sk == nil {
+		a.sk = hyperloglog.New14()
+	}
+	return a.sk.Merge(*sk)
+}
+
+// scanSketches merges the sketch of each stats row of dim over from..to
+// into those of want that its route names.
+func (r *queryRun) scanSketches(dim, from, to string, rt route, want []*acc) error {
+	wanted := make(map[*acc]bool, len(want))
+	for _, a := range want {
+		wanted[a] = true
+	}
 	rows, err := r.tx.QueryContext(r.ctx, apiSketchesSQL, r.q.site, dim, from, to)
 	if err != nil {
 		return fmt.Errorf("sketches %q: %w", dim, err)
@@ -180,25 +237,45 @@ func (r *queryRun) mergeSketches(dim, from, to string, rt route) error {
 		targets = rt(day, value, targets[:0])
 		var sk *hyperloglog.Sketch
 		for _, a := range targets {
-			if a.vrows < 2 {
-				continue
-			}
-			if sk == nil {
-				sk = new(hyperloglog.Sketch)
-				if err := sk.UnmarshalBinary(data); err != nil {
+			if wanted[a] {
+				if err := mergeInto(a, data, &sk); err != nil {
 					return fmt.Errorf("sketch %q %s %q: %w", dim, day, value, err)
 				}
-			}
-			if a.sk == nil {
-				a.sk = hyperloglog.New14()
-			}
-			if err := a.sk.Merge(sk); err != nil {
-				return fmt.Errorf("sketch %q %s %q: %w", dim, day, value, err)
 			}
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sketches %q: %w", dim, err)
+	}
+	return nil
+}
+
+// readSketches merges into each of want the sketches of its rows of the
+// dims in dims, read one by one by key.
+func (r *queryRun) readSketches(want []*acc, dims map[string]int) error {
+	st, err := r.tx.PrepareContext(r.ctx, apiSketchSQL)
+	if err != nil {
+		return fmt.Errorf("sketch: %w", err)
+	}
+	defer st.Close()
+	var data []byte
+	for _, a := range want {
+		for _, row := range a.rows {
+			if _, ok := dims[row.dim]; !ok {
+				continue
+			}
+			err := st.QueryRowContext(r.ctx, r.q.site, row.dim, row.day, row.value).Scan(&data)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("sketch %q %s %q: %w", row.dim, row.day, row.value, err)
+			}
+			var sk *hyperloglog.Sketch
+			if err := mergeInto(a, data, &sk); err != nil {
+				return fmt.Errorf("sketch %q %s %q: %w", row.dim, row.day, row.value, err)
+			}
+		}
 	}
 	return nil
 }
