@@ -26,7 +26,7 @@ var goldenQueries = []struct{ name, body string }{
 	{"aggregate_day", `{"site_id":"demo","metrics":["visitors","visits","pageviews","views_per_visit","bounce_rate","visit_duration","events"],"date_range":"day","date":"2026-03-29"}`},
 	{"aggregate_all", `{"site_id":"demo","metrics":["visitors","pageviews","events"],"date_range":"all","date":"2026-03-31"}`},
 	{"aggregate_custom_range", `{"site_id":"demo","metrics":["visitors","pageviews"],"date_range":["2026-02-01","2026-02-28"]}`},
-	{"aggregate_unknown_site", `{"site_id":"nobody","metrics":["visitors","pageviews","bounce_rate"],"date_range":"7d","date":"2026-03-31"}`},
+	{"aggregate_before_any_event", `{"site_id":"demo","metrics":["visitors","pageviews","bounce_rate"],"date_range":"7d","date":"2020-01-31"}`},
 
 	// Each kind of dimension.
 	{"pages", `{"site_id":"demo","metrics":["visitors","pageviews","events"],"date_range":"7d","date":"2026-03-31","dimensions":["event:page"]}`},
@@ -359,6 +359,9 @@ func TestQueryVisitorsEstimate(t *testing.T) {
 // own site only, which the body names, so the check follows the parse.
 func TestQueryKeys(t *testing.T) {
 	a := newAccess(t, Config{})
+	if _, _, err := a.store.PutSite(t.Context(), "site-123", nil, "Europe/Berlin"); err != nil {
+		t.Fatal(err)
+	}
 	siteKey, adminKey := a.key(t, "site-123"), a.key(t, "")
 	ro, err := rollup.OpenReadOnly(a.dbPath)
 	if err != nil {
@@ -390,7 +393,7 @@ func TestQueryKeys(t *testing.T) {
 	f("site-123", bearer("nope"), 401, "unknown or revoked report key")
 	f("site-123", bearer(siteKey), 200, "")
 	f("blog", bearer(siteKey), 403, `forbidden: this key reads site "site-123" only`)
-	f("blog", bearer(adminKey), 200, "")
+	f("blog", bearer(adminKey), 404, `unknown site "blog"`) // neither registered nor with events
 	f("site-123", bearer(adminKey), 200, "")
 	// A body that is not a query is refused before the key is checked
 	// against its site: nothing of the site is read.
@@ -425,6 +428,9 @@ func TestQueryLockedDatabase(t *testing.T) {
 	var mode string
 	if err := holder.QueryRowContext(t.Context(), "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "delete" {
 		t.Fatalf("journal mode %q, %v", mode, err)
+	}
+	if _, err := holder.ExecContext(t.Context(), `INSERT INTO site_registry (site_id, time_zone, created_at, updated_at) VALUES ('site-123', 'UTC', 0, 0)`); err != nil {
+		t.Fatal(err)
 	}
 	h := New(openRO(t, path, "0"), Config{Logger: quietLogger()})
 	if _, err := holder.ExecContext(t.Context(), "BEGIN EXCLUSIVE"); err != nil {

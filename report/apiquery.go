@@ -164,6 +164,10 @@ func runPlanned(ctx context.Context, db *sql.DB, q *apiQuery, now time.Time, pla
 		if errors.As(err, &pe) {
 			return nil, pe
 		}
+		var unknown *unknownSiteError
+		if errors.As(err, &unknown) {
+			return nil, unknown
+		}
 		return nil, fmt.Errorf("report: query: %w", err)
 	}
 	return resp, nil
@@ -172,14 +176,9 @@ func runPlanned(ctx context.Context, db *sql.DB, q *apiQuery, now time.Time, pla
 func (r *queryRun) run(now time.Time) (*QueryResponse, error) {
 	q := r.q
 	var warnings []string
-	zone := "UTC"
-	err := r.tx.QueryRowContext(r.ctx, apiZoneSQL, q.site).Scan(&zone)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("zone: %w", err)
-	}
-	if r.loc, err = time.LoadLocation(zone); err != nil {
-		r.loc = time.UTC
-		warnings = append(warnings, fmt.Sprintf("the site's time zone %q is unknown to this server: days are UTC days", zone))
+	var err error
+	if r.loc, err = knownSiteZone(r.ctx, r.tx, q.site); err != nil {
+		return nil, err
 	}
 	today := q.today
 	if today == "" {

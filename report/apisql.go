@@ -2,9 +2,10 @@ package report
 
 import "strings"
 
-// Every statement of the query API (POST /api/v1/query) is in this file,
-// beside query.go's, because the SQL depends on the dialect (INDEXED BY,
-// the µs timestamps) and a PostgreSQL backend will follow.
+// Every statement of the query API (POST /api/v1/query) is in this file
+// (the site's zone aside: rawsql.go's, shared with the other /api/v1
+// reports), beside query.go's, because the SQL depends on the dialect
+// (INDEXED BY, the µs timestamps) and a PostgreSQL backend will follow.
 //
 // The rollup path reads the stats and stats_sketches rows of one dimension
 // over a range of days by their primary key (site_id, dim, day, value): the
@@ -12,9 +13,6 @@ import "strings"
 // hold, whatever the number of events behind them. The raw path reads the
 // site's events of the range through events_site_ts, each with its visit.
 const (
-	// The site's IANA zone; no row means UTC.
-	apiZoneSQL = `SELECT time_zone FROM site_registry WHERE site_id = ?`
-
 	// The first local day with any event, for date_range "all".
 	apiFirstDaySQL = `SELECT min(day) FROM stats WHERE site_id = ? AND dim = ''`
 
