@@ -287,8 +287,8 @@ func (s scope) body(extra map[string]any) map[string]any {
 }
 
 // checkView compares every panel of the page with the query API's answers
-// for the same scope, tabs included.
-func (tb *tab) checkView(sc scope) {
+// for the same scope: the lists' first tabs, or with allTabs every tab.
+func (tb *tab) checkView(sc scope, allTabs bool) {
 	tb.t.Helper()
 	t := tb.t
 	srv := tb.srv
@@ -349,16 +349,25 @@ func (tb *tab) checkView(sc scope) {
 		}
 	}
 
-	// Every tab of every ranked list.
+	// The ranked lists, as shown, then every tab.
+	shown := map[string]bool{}
 	for _, lt := range listTabs {
-		if lt.tab != "" {
-			tb.clickTab(lt.panel, lt.tab)
+		if !shown[lt.panel] {
+			shown[lt.panel] = true
+			tb.checkList(sc, lt, nil)
 		}
-		tb.checkList(sc, lt, nil)
 	}
-	tb.clickTab("pages", "pages")
-	tb.clickTab("sources", "source")
-	tb.clickTab("devices", "browser")
+	if allTabs {
+		for _, lt := range listTabs {
+			if lt.tab != "" {
+				tb.clickTab(lt.panel, lt.tab)
+				tb.checkList(sc, lt, nil)
+			}
+		}
+		tb.clickTab("pages", "pages")
+		tb.clickTab("sources", "source")
+		tb.clickTab("devices", "browser")
+	}
 
 	// Custom events leave page views out.
 	events := srv.queryAPI(t, "", sc.body(map[string]any{"metrics": []string{"visitors", "events"}, "dimensions": []string{"event:name"},
@@ -488,14 +497,17 @@ func roundDecimal(v float64, digits int) string {
 func TestEveryPanelShowsTheAPIsNumbers(t *testing.T) {
 	srv := newServer(t, serverConfig{})
 	tb := openTab(t, srv)
-	tb.open("?site=" + demoSite)
-	ready := eval[float64](tb, `performance.getEntriesByName('sitelog:ready')[0].startTime`)
-	t.Logf("first render of the 30-day view: %.0f ms from navigation start to every panel filled (%d events in the database)", ready, srv.n)
+	// Twice: in a browser just started, and again with its caches warm.
+	for _, when := range []string{"new browser", "reloaded"} {
+		tb.open("?site=" + demoSite)
+		ready := eval[float64](tb, `performance.getEntriesByName('sitelog:ready')[0].startTime`)
+		t.Logf("first render of the 30-day view (%s): %.0f ms from navigation start to every panel filled (%d events in the database)", when, ready, srv.n)
+	}
 
 	if got := tb.query().Get("site"); got != demoSite {
 		t.Errorf("site in the URL = %q, want %q", got, demoSite)
 	}
-	tb.checkView(scope{site: demoSite, dateRange: "30d", compare: "previous_period"})
+	tb.checkView(scope{site: demoSite, dateRange: "30d", compare: "previous_period"}, true)
 
 	// Properties: of the first key found on the latest events.
 	tb.checkList(scope{site: demoSite, dateRange: "30d"}, listTab{"props", "", "event:props:billing", []string{"visitors", "events"}, 10}, nil)
@@ -528,7 +540,7 @@ func TestClickingARowFilters(t *testing.T) {
 	}
 	hn := scope{site: demoSite, dateRange: "7d", compare: "previous_period",
 		filters: [][]any{{"is", "visit:source", []string{"Hacker News"}}}}
-	tb.checkView(hn)
+	tb.checkView(hn, true)
 
 	// With the keyboard: focus a browser's row and press Enter.
 	tb.do(chromedp.Focus(chromedp.CSS(`[data-panel=devices] .bar-row[data-value="Firefox"] .bar-label`)), chromedp.KeyEvent(kb.Enter))
@@ -538,7 +550,7 @@ func TestClickingARowFilters(t *testing.T) {
 	}
 	both := hn
 	both.filters = append(slices.Clone(hn.filters), []any{"is", "visit:browser", []string{"Firefox"}})
-	tb.checkView(both)
+	tb.checkView(both, false)
 
 	// Removing the first chip leaves the second filter.
 	tb.do(chromedp.Click(chromedp.CSS(`.chip[data-dim="visit:source"] button`)))
@@ -548,7 +560,7 @@ func TestClickingARowFilters(t *testing.T) {
 	}
 	firefox := scope{site: demoSite, dateRange: "7d", compare: "previous_period",
 		filters: [][]any{{"is", "visit:browser", []string{"Firefox"}}}}
-	tb.checkView(firefox)
+	tb.checkView(firefox, false)
 
 	// Back in history restores both filters, as a bookmark would.
 	tb.do(chromedp.NavigateBack())
@@ -570,14 +582,14 @@ func TestChangingTheRangeUpdatesURLAndNumbers(t *testing.T) {
 	if got := tb.query().Get("period"); got != "7d" {
 		t.Errorf("period in the URL = %q, want 7d", got)
 	}
-	tb.checkView(scope{site: demoSite, dateRange: "7d", compare: "previous_period"})
+	tb.checkView(scope{site: demoSite, dateRange: "7d", compare: "previous_period"}, false)
 
 	tb.setSelect("compare", "year_over_year")
 	if got := tb.query().Get("compare"); got != "year_over_year" {
 		t.Errorf("compare in the URL = %q", got)
 	}
 	tb.setSelect("period", "day")
-	tb.checkView(scope{site: demoSite, dateRange: "day", compare: "year_over_year"})
+	tb.checkView(scope{site: demoSite, dateRange: "day", compare: "year_over_year"}, false)
 
 	// A metric chosen from the headline is charted, and kept in the URL.
 	tb.do(chromedp.Click(chromedp.CSS(`.headline .stat[data-metric=pageviews]`)))
@@ -594,7 +606,7 @@ func TestChangingTheRangeUpdatesURLAndNumbers(t *testing.T) {
 	if len(v.Timeline) != 24 {
 		t.Errorf("one day's timeline has %d points, want 24", len(v.Timeline))
 	}
-	tb.checkView(scope{site: demoSite, dateRange: []string{day, day}})
+	tb.checkView(scope{site: demoSite, dateRange: []string{day, day}}, false)
 	tb.noProblems()
 }
 
@@ -604,7 +616,7 @@ func TestHostileValuesRenderAsText(t *testing.T) {
 	srv := newServer(t, serverConfig{})
 	tb := openTab(t, srv)
 	tb.open("?site=" + evilSite)
-	tb.checkView(scope{site: evilSite, dateRange: "30d", compare: "previous_period"})
+	tb.checkView(scope{site: evilSite, dateRange: "30d", compare: "previous_period"}, true)
 
 	seen := map[string]bool{}
 	v := tb.view()

@@ -93,6 +93,21 @@ func TestPageHasNoInlineScriptOrStyle(t *testing.T) {
 	}
 }
 
+// TestEveryModuleIsPreloaded keeps index.html's list of modules whole, so
+// the browser fetches them all at once rather than import by import.
+func TestEveryModuleIsPreloaded(t *testing.T) {
+	h := New(Config{})
+	page := string(h.files["index.html"].body)
+	for name := range h.files {
+		if path.Ext(name) != ".js" || name == "js/app.js" {
+			continue
+		}
+		if !strings.Contains(page, `<link rel="modulepreload" href="/assets/`+name+`">`) {
+			t.Errorf("index.html does not preload %s", name)
+		}
+	}
+}
+
 func TestFilesAreGzippedAndRevalidated(t *testing.T) {
 	r := newRouter(New(Config{}))
 	plain := get(t, r, "/assets/vendor/uplot.js")

@@ -33,19 +33,35 @@ export class ApiError extends Error {
   }
 }
 
+// RETRIES is how often a request answered 503 (a busy database) is tried
+// again, after the Retry-After the server asks for.
+const RETRIES = 2;
+
 async function request(url, { method = 'GET', body, signal } = {}) {
   const headers = { Accept: 'application/json' };
   const key = getKey();
   if (key) headers.Authorization = `Bearer ${key}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(url, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal,
-    cache: 'no-store',
-    credentials: 'omit',
-  });
+  let res;
+  for (let attempt = 0; ; attempt++) {
+    res = await fetch(url, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+    if (res.status !== 503 || attempt >= RETRIES) break;
+    const wait = Math.min(5, Math.max(1, Number(res.headers.get('Retry-After')) || 1));
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(resolve, wait * 1000);
+      signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      }, { once: true });
+    });
+  }
   let data = null;
   try {
     data = await res.json();
