@@ -509,16 +509,77 @@ func TestEveryPanelShowsTheAPIsNumbers(t *testing.T) {
 	}
 	tb.checkView(scope{site: demoSite, dateRange: "30d", compare: "previous_period"}, true)
 
-	// Properties: of the first key found on the latest events.
-	tb.checkList(scope{site: demoSite, dateRange: "30d"}, listTab{"props", "", "event:props:billing", []string{"visitors", "events"}, 10}, nil)
-	// Realtime: the visitors of the last five minutes.
+	// Properties: of the first key found on the latest events, then of
+	// another one picked from the list.
+	month := scope{site: demoSite, dateRange: "30d"}
+	tb.checkList(month, listTab{"props", "", "event:props:billing", []string{"visitors", "events"}, 10}, nil)
+	tb.setSelect("prop-key", "plan")
+	tb.checkList(month, listTab{"props", "", "event:props:plan", []string{"visitors", "events"}, 10}, nil)
+
+	// Realtime: the visitors of the last five minutes and their pages.
 	var rt struct {
 		Visitors float64 `json:"visitors"`
+		TopPages []struct {
+			Page      string  `json:"page"`
+			Visitors  float64 `json:"visitors"`
+			Pageviews float64 `json:"pageviews"`
+		} `json:"top_pages"`
 	}
 	srv.getAPI(t, "/api/v1/realtime?site_id="+demoSite, &rt)
-	if v := tb.view(); v.Realtime == nil || *v.Realtime != rt.Visitors || rt.Visitors == 0 {
+	v := tb.view()
+	if v.Realtime == nil || *v.Realtime != rt.Visitors || rt.Visitors == 0 {
 		t.Errorf("realtime visitors = %v, API says %v (want some)", v.Realtime, rt.Visitors)
 	}
+	var now []string
+	for _, r := range v.Panels["realtime"].Rows {
+		now = append(now, fmt.Sprintf("%s %v %v", r.Value, *r.Metrics["visitors"], *r.Metrics["pageviews"]))
+	}
+	var want []string
+	for _, p := range rt.TopPages {
+		want = append(want, fmt.Sprintf("%s %v %v", p.Page, p.Visitors, p.Pageviews))
+	}
+	if !slices.Equal(now, want) {
+		t.Errorf("realtime pages %q, API says %q", now, want)
+	}
+
+	// Raw events: the next page is the one the API's cursor gives.
+	dr := srv.queryAPI(t, "", month.body(map[string]any{"metrics": []string{"events"}})).Query.DateRange
+	params := url.Values{"site_id": {demoSite}, "from": {dr[0]}, "to": {dr[1]}, "limit": {"25"}}
+	var page struct {
+		Events []struct {
+			Time string `json:"time"`
+			Type string `json:"type"`
+		} `json:"events"`
+		NextCursor string `json:"next_cursor"`
+	}
+	srv.getAPI(t, "/api/v1/events?"+params.Encode(), &page)
+	params.Set("cursor", page.NextCursor)
+	srv.getAPI(t, "/api/v1/events?"+params.Encode(), &page)
+	tb.do(chromedp.Click(chromedp.CSS(`[data-panel=raw] .pager button:last-child`)))
+	tb.settle()
+	rows := tb.view().Raw
+	if len(rows) != len(page.Events) || len(rows) == 0 {
+		t.Errorf("second page of raw events: %d rows, API has %d", len(rows), len(page.Events))
+	}
+	for i := range min(len(rows), len(page.Events)) {
+		if rows[i][1] != page.Events[i].Type {
+			t.Errorf("second page, event %d: %q, API says %q", i, rows[i][1], page.Events[i].Type)
+		}
+	}
+	if got := eval[string](tb, `document.querySelector('[data-panel=raw] .page-no').textContent`); got != "Page 2" {
+		t.Errorf("pager says %q", got)
+	}
+
+	// The about box names the source of the country data.
+	tb.do(chromedp.Click(chromedp.CSS(`.top button.about`)), chromedp.WaitVisible(chromedp.CSS(`dialog.modal[open]`)))
+	about := eval[string](tb, `document.querySelector('dialog.modal').textContent`)
+	if !strings.Contains(about, "This site or product includes IP2Location LITE data available from https://lite.ip2location.com.") {
+		t.Errorf("the about box lacks the IP2Location LITE attribution: %q", about)
+	}
+	if n := eval[int](tb, `[...document.querySelectorAll('dialog a')].filter((a) => a.rel !== 'noopener noreferrer' || !/^https?:/.test(a.href)).length`); n != 0 {
+		t.Errorf("%d links of the about box lack rel=noopener noreferrer", n)
+	}
+	tb.do(chromedp.KeyEvent(kb.Escape), chromedp.WaitNotPresent(chromedp.CSS(`dialog.modal`)))
 	tb.noProblems()
 	writeScreenshot(t, tb, "dashboard-30d.png")
 }

@@ -108,7 +108,7 @@ function Dashboard({ auth, onLogout }) {
       ${site && html`<${RealtimeBadge} st=${rt} />`}
       <div class="spacer"></div>
       <${RangePicker} state=${state} range=${range} onChange=${go} />
-      <button type="button" class="link" onClick=${() => setAbout(true)}>About</button>
+      <button type="button" class="link about" onClick=${() => setAbout(true)}>About</button>
       ${auth.keys_required && html`<button type="button" class="link signout" onClick=${onLogout}>Sign out</button>`}
     </header>
     ${!site
@@ -205,15 +205,14 @@ function Chips({ filters, onChange }) {
 }
 
 function About({ onClose }) {
+  const ext = (href, text) => html`<a href=${href} target="_blank" rel="noopener noreferrer">${text}</a>`;
+  // htm drops whitespace that holds a line break: spaces around links are
+  // written out.
   return html`<${Modal} title="About sitelog" onClose=${onClose}>
     <div class="about">
       <p>sitelog: self-hosted, privacy-friendly web analytics. No cookies; visitors are counted with a salted hash that changes every day, and neither IP addresses nor User-Agents are stored.</p>
-      <p>Country data: this site or product includes IP2Location LITE data available from
-        <a href="https://lite.ip2location.com" target="_blank" rel="noopener noreferrer">https://lite.ip2location.com</a>.</p>
-      <p>The dashboard uses <a href="https://preactjs.com" target="_blank" rel="noopener noreferrer">Preact</a> (MIT),
-        <a href="https://github.com/developit/htm" target="_blank" rel="noopener noreferrer">htm</a> (Apache-2.0) and
-        <a href="https://github.com/leeoniya/uPlot" target="_blank" rel="noopener noreferrer">uPlot</a> (MIT);
-        their licences are served under <a href="/assets/vendor/VERSIONS">/assets/vendor/</a>.</p>
+      <p>Countries come from IP addresses at the time of the visit. This site or product includes IP2Location LITE data available from${' '}${ext('https://lite.ip2location.com', 'https://lite.ip2location.com')}.</p>
+      <p>The dashboard uses${' '}${ext('https://preactjs.com', 'Preact')} (MIT),${' '}${ext('https://github.com/developit/htm', 'htm')} (Apache-2.0) and${' '}${ext('https://github.com/leeoniya/uPlot', 'uPlot')} (MIT); their licences are served under${' '}${ext('/assets/vendor/VERSIONS', '/assets/vendor/')}.</p>
       <p>The report key, if any, is kept in this browser tab only and sent as an Authorization header.</p>
     </div>
   </${Modal}>`;
