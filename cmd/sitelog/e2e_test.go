@@ -320,6 +320,16 @@ func checkRecount(t *testing.T, db *sql.DB) {
 		`SELECT count(*) FROM (SELECT site_id, views, users FROM sites EXCEPT
 		   SELECT site_id, count(*) FILTER (WHERE event_type = 'page_view'), count(DISTINCT nullif(user_id, ''))
 		   FROM events WHERE NOT bot GROUP BY 1)`,
+		// The analytics model: totals per day, visits against the visits
+		// table, and each visit against its raw events.
+		`SELECT count(*) FROM (SELECT site_id, day, pageviews, visitors, events FROM stats WHERE dim = '' EXCEPT
+		   SELECT site_id, strftime('%Y-%m-%d', ts/1000000, 'unixepoch'), count(*) FILTER (WHERE event_type = 'page_view'),
+		     count(DISTINCT nullif(visitor, 0)), count(*)
+		   FROM events WHERE NOT bot GROUP BY 1, 2)`,
+		`SELECT count(*) FROM (SELECT site_id, day, visits, bounces FROM stats WHERE dim = '' AND visits > 0 EXCEPT
+		   SELECT site_id, day, count(*), count(*) FILTER (WHERE pageviews = 1) FROM sessions GROUP BY 1, 2)`,
+		`SELECT count(*) FROM (SELECT id, pageviews, events FROM sessions EXCEPT
+		   SELECT session, count(*) FILTER (WHERE event_type = 'page_view'), count(*) FROM events WHERE session <> 0 GROUP BY 1)`,
 	} {
 		var bad int
 		if err := db.QueryRow(q).Scan(&bad); err != nil {
