@@ -23,6 +23,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/julienschmidt/httprouter"
@@ -202,7 +203,7 @@ func (h *Handler) serveFile(w http.ResponseWriter, r *http.Request, name string)
 		body = f.gzipped
 		hdr.Set("Content-Encoding", "gzip")
 	}
-	hdr.Set("Content-Length", fmt.Sprint(len(body)))
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body) // a client gone away is no error of ours
 }
@@ -229,15 +230,20 @@ func etagMatches(header, etag string) bool {
 	return false
 }
 
-// acceptsGzip reports whether an Accept-Encoding header admits gzip.
+// acceptsGzip reports whether an Accept-Encoding header admits gzip: it
+// names gzip without q=0.
 func acceptsGzip(header string) bool {
 	for _, part := range strings.Split(header, ",") {
 		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if !strings.EqualFold(strings.TrimSpace(coding), "gzip") {
 			continue
 		}
-		params = strings.ReplaceAll(params, " ", "")
-		return params != "q=0" && params != "q=0.0" && params != "q=0.00" && params != "q=0.000"
+		name, value, _ := strings.Cut(strings.TrimSpace(params), "=")
+		if !strings.EqualFold(strings.TrimSpace(name), "q") {
+			return true
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		return err != nil || q > 0
 	}
 	return false
 }
@@ -341,7 +347,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Content-Type-Options", "nosniff")
-	hdr.Set("Content-Length", fmt.Sprint(len(body)))
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }

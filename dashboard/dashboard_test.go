@@ -126,8 +126,13 @@ func TestFilesAreGzippedAndRevalidated(t *testing.T) {
 	if !bytes.Equal(unzipped, plain.Body.Bytes()) {
 		t.Error("the gzipped file differs from the plain one")
 	}
-	if got := get(t, r, "/assets/vendor/uplot.js", "Accept-Encoding", "gzip;q=0").Header().Get("Content-Encoding"); got != "" {
-		t.Errorf("gzip;q=0: Content-Encoding = %q, want none", got)
+	for header, want := range map[string]string{
+		"gzip;q=0": "", "gzip; q=0.000": "", "br": "", "": "",
+		"GZIP": "gzip", "deflate, gzip;q=0.5": "gzip", "gzip;q=1": "gzip",
+	} {
+		if got := get(t, r, "/assets/vendor/uplot.js", "Accept-Encoding", header).Header().Get("Content-Encoding"); got != want {
+			t.Errorf("Accept-Encoding %q: Content-Encoding = %q, want %q", header, got, want)
+		}
 	}
 
 	etag := plain.Header().Get("ETag")
