@@ -236,3 +236,43 @@ func TestTimeAxis(t *testing.T) {
 		t.Errorf("hours: %q, %v", a.labels, err)
 	}
 }
+
+// FuzzParseQuery feeds arbitrary bodies to the query parser: it never
+// panics, refuses with a *paramError only, and what it accepts obeys the
+// documented limits.
+func FuzzParseQuery(f *testing.F) {
+	for _, q := range goldenQueries {
+		f.Add(q.body)
+	}
+	for _, s := range []string{``, `{}`, `[]`, `{"site_id":"s","metrics":["visitors"],"date_range":["2026-01-02","2026-01-01"]}`,
+		`{"site_id":"s","metrics":["visitors"],"date_range":"7d","filters":[["matches","event:page",["(a+)+$"]]]}`,
+		`{"site_id":"s","metrics":["visitors"],"date_range":"7d","pagination":{"limit":1e400}}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		q, err := parseQuery([]byte(body))
+		if err != nil {
+			if _, ok := err.(*paramError); !ok {
+				t.Fatalf("parseQuery(%q): error of type %T, want *paramError", body, err)
+			}
+			return
+		}
+		switch {
+		case !siteRE.MatchString(q.site):
+			t.Fatalf("accepted site_id %q", q.site)
+		case len(q.metrics) < 1 || len(q.metrics) > len(queryMetrics):
+			t.Fatalf("accepted %d metrics", len(q.metrics))
+		case len(q.dims) > MaxDimensions || len(q.filters) > MaxFilters:
+			t.Fatalf("accepted %d dimensions, %d filters", len(q.dims), len(q.filters))
+		case q.limit < 1 || q.limit > MaxQueryLimit || q.offset < 0 || q.offset > MaxQueryOffset:
+			t.Fatalf("accepted limit %d offset %d", q.limit, q.offset)
+		case q.period == "" && (q.from == "" || q.from > q.to):
+			t.Fatalf("accepted range %q..%q", q.from, q.to)
+		}
+		for _, f := range q.filters {
+			if f.op == "matches" && len(f.res) != len(f.values) {
+				t.Fatalf("filter %+v without its patterns", f)
+			}
+		}
+	})
+}
