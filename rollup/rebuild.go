@@ -106,6 +106,11 @@ func (s *Store) rebuildChunk(ctx context.Context, tx *sql.Tx, site string, lastL
 		}
 		e.Time = time.UnixMicro(ts).UTC()
 		e.Visitor, e.ScreenWidth = uint64(visitor), int(width)
+		if e.Visitor == 0 && e.UserID != "" && !e.Bot {
+			// Stored before raw events had a visitor column: the visitor
+			// of a user_id is what Decode gives a record of version 1.
+			e.Visitor = event.UserVisitor(e.SiteID, e.UserID)
+		}
 		evs = append(evs, r)
 	}
 	rows.Close()
