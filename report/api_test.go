@@ -19,7 +19,8 @@ import (
 
 // goldenQueries are the golden answers of POST /api/v1/query over the
 // generated dataset, each in testdata/query_<name>.json (refreshed with
-// -update, then reviewed). "today" is pinned to 31 March 2026.
+// go test ./report -run TestQueryDataset/golden -update, then reviewed).
+// "today" is pinned to 31 March 2026.
 var goldenQueries = []struct{ name, body string }{
 	// Each metric, site totals.
 	{"aggregate_30d", `{"site_id":"demo","metrics":["visitors","visits","pageviews","views_per_visit","bounce_rate","visit_duration","events"],"date_range":"30d","date":"2026-03-31"}`},
@@ -79,8 +80,16 @@ var goldenQueries = []struct{ name, body string }{
 	{"page_past_end", `{"site_id":"demo","metrics":["pageviews"],"date_range":"30d","date":"2026-03-31","dimensions":["event:page"],"pagination":{"limit":4,"offset":400}}`},
 }
 
-func TestQueryGolden(t *testing.T) {
+// TestQueryDataset runs the tests over the golden dataset, built once
+// (about a second, two minutes under the race detector).
+func TestQueryDataset(t *testing.T) {
 	ds := buildDataset(t, goldenData)
+	t.Run("golden", func(t *testing.T) { testQueryGolden(t, ds) })
+	t.Run("csv", func(t *testing.T) { testQueryCSV(t, ds) })
+	t.Run("paths-agree", func(t *testing.T) { testQueryPathsAgree(t, ds) })
+}
+
+func testQueryGolden(t *testing.T, ds *dataset) {
 	for _, tt := range goldenQueries {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := post(ds.h, "/api/v1/query", tt.body)
@@ -112,8 +121,7 @@ func TestQueryGolden(t *testing.T) {
 
 // The same query as CSV: a header row, then the rows, with the campaign
 // that looks like a formula neutralised.
-func TestQueryCSV(t *testing.T) {
-	ds := buildDataset(t, goldenData)
+func testQueryCSV(t *testing.T, ds *dataset) {
 	body := `{"site_id":"demo","metrics":["visitors","visits"],"date_range":"30d","date":"2026-03-31","dimensions":["visit:utm_campaign"],"include":{"compare":"previous_period"}}`
 	rec := post(ds.h, "/api/v1/query", body, "Accept: text/csv")
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/csv; charset=utf-8" {
@@ -152,8 +160,7 @@ func TestQueryCSV(t *testing.T) {
 // Where the rollups can answer, the raw events must give the same answer:
 // every count exactly, visitors (an estimate over several days on the
 // rollups) within 2%.
-func TestQueryPathsAgree(t *testing.T) {
-	ds := buildDataset(t, goldenData)
+func testQueryPathsAgree(t *testing.T, ds *dataset) {
 	const allVisit = `"visitors","visits","pageviews","views_per_visit","bounce_rate","visit_duration","events"`
 	const allEvent = `"visitors","pageviews","events"`
 	queries := []string{
@@ -284,9 +291,9 @@ func toFloat(v any) float64 {
 // estimates: storing, merging and reading lose nothing.
 func TestQueryVisitorsEstimate(t *testing.T) {
 	if testing.Short() {
-		t.Skip("generates and applies about 80 000 events")
+		t.Skip("generates and applies about 58 000 events")
 	}
-	ds := buildDataset(t, genConfig{seed: 9, from: "2026-03-02", to: "2026-03-31", visitsPerDay: 2400, returningRate: 0.3, bounceOnly: true})
+	ds := buildDataset(t, genConfig{seed: 9, from: "2026-03-02", to: "2026-03-31", visitsPerDay: 1900, returningRate: 0.1, bounceOnly: true})
 	loc, err := time.LoadLocation(genZone)
 	if err != nil {
 		t.Fatal(err)
@@ -326,6 +333,7 @@ func TestQueryVisitorsEstimate(t *testing.T) {
 
 	total := run(`"metrics":["visitors"],"date_range":"30d"`, rollups).Results[0].Metrics[0].(int64)
 	within("site, 30 days", total, int64(len(exact)))
+	t.Logf("site, 30 days: %d visitors estimated, %d exact", total, len(exact))
 	if want := int64(direct.Estimate()); total != want {
 		t.Errorf("site, 30 days: %d visitors from the stored sketches, %d from one sketch of the same visitors", total, want)
 	}
