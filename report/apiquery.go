@@ -279,6 +279,13 @@ func (r *queryRun) run(now time.Time) (*QueryResponse, error) {
 	if cur.estimated || prev != nil && prev.estimated {
 		warnings = append(warnings, "visitors over more than one day are estimated from HyperLogLog sketches (typical error under 1%)")
 	}
+	if r.plan.rollup && r.plan.dim == "visit:exit_page" && slices.ContainsFunc(q.metrics, func(m string) bool {
+		return m == "visitors" || m == "pageviews" || m == "events" || m == "views_per_visit"
+	}) {
+		// The worker moves a visit's exit page as the visit goes on, so it
+		// counts only the visit's own figures there, none per event.
+		warnings = append(warnings, "visit:exit_page rows count visits (visits, bounce_rate, visit_duration) only: their visitors, pageviews and events are 0")
+	}
 	if cur.other || prev != nil && prev.other {
 		warnings = append(warnings, `values past the cap of distinct values per day and dimension are counted under "(other)"`)
 	}
