@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 )
 
 // serveQuery answers POST /api/v1/query: the body is read (at most
@@ -35,8 +34,8 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	// A query without "date" is about the site's today, by the wall clock.
-	resp, err := runQuery(ctx, h.db, q, time.Now())
+	// A query without "date" is about the site's today, by Config.Now.
+	resp, err := runQuery(ctx, h.db, q, h.now())
 	if err != nil {
 		h.fail(w, r, err)
 		return

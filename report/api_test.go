@@ -456,3 +456,23 @@ func TestQueryLockedDatabase(t *testing.T) {
 		t.Errorf("after the lock is released: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// Without "date", "today" is the site's, by the handler's clock: 00:30 on
+// 1 April in Berlin is still 31 March in UTC.
+func TestQueryToday(t *testing.T) {
+	ds := buildDataset(t, genConfig{seed: 3, from: "2026-03-31", to: "2026-04-01", visitsPerDay: 5})
+	ro, err := rollup.OpenReadOnly(ds.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ro.Close() })
+	h := New(ro, Config{Logger: quietLogger(), Now: func() time.Time { return time.Date(2026, 3, 31, 22, 30, 0, 0, time.UTC) }})
+	var resp QueryResponse
+	rec := post(h, "/api/v1/query", `{"site_id":"demo","metrics":["visitors"],"date_range":"day"}`)
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if got := resp.Query.DateRange; got != [2]string{"2026-04-01", "2026-04-01"} {
+		t.Errorf("date_range %q, want 2026-04-01 (Berlin's today)", got)
+	}
+}
