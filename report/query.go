@@ -7,10 +7,12 @@ import (
 	"fmt"
 )
 
-// Every statement the report runs is in this file, because the SQL depends
-// on the dialect (INDEXED BY, SQLite's result codes) and a PostgreSQL
-// backend will follow. The reads touch only rollup tables, never the raw
-// events or the per-user sets, so their cost does not grow with traffic.
+// The statements of /stats and /stats/events are in this file (those of
+// the query API in apisql.go, of the raw-event views in rawsql.go), because
+// the SQL depends on the dialect (INDEXED BY, SQLite's result codes) and a
+// PostgreSQL backend will follow. These reads touch only rollup tables,
+// never the raw events or the per-user sets, so their cost does not grow
+// with traffic.
 
 // The top-N statements name their index with INDEXED BY: the order they ask
 // for is the index's order, so SQLite walks the first rows of one index

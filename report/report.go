@@ -1,7 +1,10 @@
-// Package report is the read side of sitelog: the stats API over the rollup
-// tables. It knows only the database, through a read-only pool that main
-// opens, and reads a bounded number of indexed rollup rows per request, so a
-// report costs the same whatever the number of events behind it.
+// Package report is the read side of sitelog: /stats and the query API
+// over the rollup tables, and the raw-event views. It knows only the
+// database, through a read-only pool that main opens. Reports from the
+// rollups read a bounded number of indexed rows per request, so they cost
+// the same whatever the number of events behind them; the few that read
+// raw events (filtered queries, realtime, the event list) say so where
+// they are documented, and read them through the (site, time) index.
 //
 // Reports are for their owners: once any report key exists (or always,
 // with Config.RequireKeys), each needs an Authorization: Bearer header
