@@ -19,8 +19,15 @@ import (
 // checkpoint: entries would be skipped.
 var ErrNotNext = errors.New("rollup: batch does not start right after the checkpoint")
 
-// zone is the time zone of a site's days: Options.Zone's, or UTC.
+// zone is the time zone of a site's days: Options.Zone's, or UTC; during a
+// rebuild, the registry's.
 func (s *Store) zone(site string) *time.Location {
+	if s.rebuildZones != nil {
+		if loc := s.rebuildZones[site]; loc != nil {
+			return loc
+		}
+		return time.UTC
+	}
 	if s.opts.Zone != nil {
 		if loc := s.opts.Zone(site); loc != nil {
 			return loc

@@ -61,6 +61,16 @@ func (s *Store) Rebuild(ctx context.Context, site string) (events int64, err err
 	s.an.forget()
 	s.known = newKnownKeys(knownVisitorsMax, knownPathsMax)
 
+	// The zones are read from the registry in the transaction rather than
+	// taken from Options.Zone, whose snapshot may be a second old: a
+	// rebuild right after `sitelog sites add --tz` must use the new zone.
+	zones, err := registryZones(ctx, tx)
+	if err != nil {
+		return 0, fmt.Errorf("rollup: rebuild: %w", err)
+	}
+	s.rebuildZones = zones
+	defer func() { s.rebuildZones = nil }()
+
 	var lastLog, lastIndex int64
 	for {
 		n, err := s.rebuildChunk(ctx, tx, site, &lastLog, &lastIndex)
@@ -211,4 +221,26 @@ func RebuildDone(ctx context.Context, db *sql.DB, id int64) (done bool, err erro
 		return true, errors.New(msg.String)
 	}
 	return finished.Valid, nil
+}
+
+// registryZones reads the time zone of every registered site.
+func registryZones(ctx context.Context, tx *sql.Tx) (map[string]*time.Location, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT site_id, time_zone FROM site_registry`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	zones := make(map[string]*time.Location)
+	for rows.Next() {
+		var site, name string
+		if err := rows.Scan(&site, &name); err != nil {
+			return nil, err
+		}
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			return nil, fmt.Errorf("time zone of site %s: %w", site, err)
+		}
+		zones[site] = loc
+	}
+	return zones, rows.Err()
 }

@@ -99,10 +99,15 @@ func TestRebuildAfterTimeZoneChange(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	log := randomLog(rng, 800)
-	zone := time.UTC
-	s := openStore(t, filepath.Join(t.TempDir(), "db"), Options{Zone: func(string) *time.Location { return zone }})
+	s := openStore(t, filepath.Join(t.TempDir(), "db"), Options{})
 	applySplit(t, s, "log-a", rng, log)
-	zone = tokyo
+	// The zone changes in the registry, which a rebuild reads (the server's
+	// Options.Zone may not have seen the change yet).
+	for _, site := range []string{"site-a", "site-b", "site-c"} {
+		if _, err := s.db.Exec(`INSERT INTO site_registry (site_id, time_zone, created_at, updated_at) VALUES (?, 'Asia/Tokyo', 0, 0)`, site); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := s.Rebuild(context.Background(), ""); err != nil {
 		t.Fatal(err)
 	}
