@@ -137,6 +137,7 @@ type analytics struct {
 	nValues  int
 	members  *known[int64] // member hashes
 	nextID   int64         // the next session id; 0 when it must be read
+	firstID  int64         // the batch's first session id: lower ones are stored
 	capLimit int
 
 	// The batch in progress.
@@ -224,6 +225,7 @@ func (a *analytics) begin(ctx context.Context, tx *sql.Tx, st *statements) error
 		}
 		a.nextID++
 	}
+	a.firstID = a.nextID
 	a.goals = make(map[string][]goal)
 	rows, err := tx.StmtContext(ctx, st.goals).QueryContext(ctx)
 	if err != nil {
@@ -605,14 +607,10 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		return cmp.Or(strings.Compare(x.key.site, y.key.site), cmp.Compare(x.hash, y.hash))
 	})
 	byHash := make(map[int64]memberKey, len(a.newMemb))
-	args := scratch[:0]
-	for _, m := range a.newMemb {
-		args = append(args, m.key.site, m.hash)
-		byHash[m.hash] = m.key
-	}
+	args := scratch
 	sketches := make(map[statKey][]int64)
 	var h int64
-	err := st.statsVisitors.query(ctx, tx, args, func(r *sql.Rows) error {
+	scan := func(r *sql.Rows) error {
 		if err := r.Scan(&h); err != nil {
 			return err
 		}
@@ -620,9 +618,19 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		a.delta(m.statKey).visitors++
 		sketches[m.statKey] = append(sketches[m.statKey], m.visitor)
 		return nil
-	})
-	if err != nil {
-		return args, fmt.Errorf("stats visitors: %w", err)
+	}
+	for rest := a.newMemb; len(rest) > 0; {
+		site := rest[0].key.site
+		clear(byHash)
+		args = args[:0]
+		for len(rest) > 0 && rest[0].key.site == site {
+			args = append(args, rest[0].hash)
+			byHash[rest[0].hash] = rest[0].key
+			rest = rest[1:]
+		}
+		if err := st.statsVisitors.queryShared(ctx, tx, []any{site}, args, scan); err != nil {
+			return args, fmt.Errorf("stats visitors: %w", err)
+		}
 	}
 
 	args = args[:0]
@@ -670,14 +678,25 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		return args, fmt.Errorf("stats: %w", err)
 	}
 
+	// Sessions begun by the batch are inserted whole; the others change
+	// only in the columns a later event moves.
 	args = args[:0]
 	ids := slices.Sorted(maps.Keys(a.touched))
-	for _, id := range ids {
+	split, _ := slices.BinarySearch(ids, a.firstID)
+	for _, id := range ids[split:] {
 		s := a.touched[id]
 		args = append(args, s.id, s.site, s.visitor, s.start, s.last, s.exitTS, s.day, s.hour, s.pageviews, s.events, s.entry, s.exit)
 		for _, v := range s.vals {
 			args = append(args, v)
 		}
+	}
+	if err := st.newSessions.exec(ctx, tx, args); err != nil {
+		return args, fmt.Errorf("new sessions: %w", err)
+	}
+	args = args[:0]
+	for _, id := range ids[:split] {
+		s := a.touched[id]
+		args = append(args, s.id, s.start, s.last, s.exitTS, s.pageviews, s.events, s.entry, s.exit)
 	}
 	if err := st.sessions.exec(ctx, tx, args); err != nil {
 		return args, fmt.Errorf("sessions: %w", err)

@@ -17,8 +17,10 @@ const (
 
 // bulk runs one statement over many rows.
 type bulk struct {
-	cols  int
-	stmts []sizedStmt // descending rows, the last for a single row
+	shared int // leading values bound once per execution, before the rows
+	cols   int
+	stmts  []sizedStmt // descending rows, the last for a single row
+	buf    []any       // shared values and one chunk's rows
 }
 
 type sizedStmt struct {
@@ -28,17 +30,23 @@ type sizedStmt struct {
 
 // exec runs the statement in tx over args, cols values per row.
 func (b *bulk) exec(ctx context.Context, tx *sql.Tx, args []any) error {
-	return b.run(ctx, tx, args, nil)
+	return b.run(ctx, tx, nil, args, nil)
 }
 
 // query runs the statement in tx over args, cols values per row, and
 // calls scan for every row it returns.
 func (b *bulk) query(ctx context.Context, tx *sql.Tx, args []any, scan func(*sql.Rows) error) error {
-	return b.run(ctx, tx, args, scan)
+	return b.run(ctx, tx, nil, args, scan)
 }
 
-func (b *bulk) run(ctx context.Context, tx *sql.Tx, args []any, scan func(*sql.Rows) error) error {
-	if len(args)%b.cols != 0 {
+// queryShared is query for a statement whose first values, shared, are
+// the same for all rows and bound once per execution.
+func (b *bulk) queryShared(ctx context.Context, tx *sql.Tx, shared, args []any, scan func(*sql.Rows) error) error {
+	return b.run(ctx, tx, shared, args, scan)
+}
+
+func (b *bulk) run(ctx context.Context, tx *sql.Tx, shared, args []any, scan func(*sql.Rows) error) error {
+	if len(args)%b.cols != 0 || len(shared) != b.shared {
 		panic("BUG: rollup: bulk arguments are not whole rows")
 	}
 	for _, s := range b.stmts {
@@ -48,16 +56,24 @@ func (b *bulk) run(ctx context.Context, tx *sql.Tx, args []any, scan func(*sql.R
 		}
 		st := tx.StmtContext(ctx, s.stmt)
 		for ; len(args) >= n; args = args[n:] {
+			chunk := args[:n]
+			if len(shared) > 0 {
+				b.buf = append(append(b.buf[:0], shared...), chunk...)
+				chunk = b.buf
+			}
 			if scan == nil {
-				if _, err := st.ExecContext(ctx, args[:n]...); err != nil {
+				if _, err := st.ExecContext(ctx, chunk...); err != nil {
 					return err
 				}
 				continue
 			}
-			if err := queryRows(ctx, st, args[:n], scan); err != nil {
+			if err := queryRows(ctx, st, chunk, scan); err != nil {
 				return err
 			}
 		}
+	}
+	if b.buf != nil {
+		clear(b.buf) // keep no strings alive between batches
 	}
 	return nil
 }
