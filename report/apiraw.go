@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"sitelog/event"
 )
 
 // The raw-events path: the events of the range are read through
@@ -53,31 +55,9 @@ type rawGoal struct{ name, event, path string }
 
 func (g *rawGoal) matches(ev *rawEvent) bool {
 	if ev.typ == pageView {
-		return g.path != "" && globMatch(g.path, ev.path)
+		return g.path != "" && event.PathMatches(g.path, ev.path)
 	}
 	return g.event != "" && g.event == ev.typ
-}
-
-// globMatch reports whether s matches pattern, where '*' matches any run
-// of characters and everything else itself: a goal's page_path.
-func globMatch(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(p):]
-	}
-	return len(s) >= len(last) && strings.HasSuffix(s, last)
 }
 
 // getter returns an event's value of one (non-time, non-goal) dimension,

@@ -337,7 +337,7 @@ func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *even
 		}
 	}
 	for _, g := range a.goals[site] {
-		if (g.event != "" && !pv && g.event == e.Type) || (g.path != "" && pv && globMatch(g.path, e.Path)) {
+		if (g.event != "" && !pv && g.event == e.Type) || (g.path != "" && pv && event.PathMatches(g.path, e.Path)) {
 			if err := count(DimGoal, g.name); err != nil {
 				return 0, err
 			}
@@ -710,26 +710,4 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		return args, fmt.Errorf("session clocks: %w", err)
 	}
 	return args, nil
-}
-
-// globMatch reports whether s matches pattern, where '*' matches any run
-// of characters and everything else itself.
-func globMatch(pattern, s string) bool {
-	parts := strings.Split(pattern, "*")
-	if len(parts) == 1 {
-		return pattern == s
-	}
-	if !strings.HasPrefix(s, parts[0]) {
-		return false
-	}
-	s = s[len(parts[0]):]
-	last := parts[len(parts)-1]
-	for _, p := range parts[1 : len(parts)-1] {
-		i := strings.Index(s, p)
-		if i < 0 {
-			return false
-		}
-		s = s[i+len(p):]
-	}
-	return len(s) >= len(last) && strings.HasSuffix(s, last)
 }

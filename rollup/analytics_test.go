@@ -95,18 +95,3 @@ func TestSiteTimeZone(t *testing.T) {
 		}
 	}
 }
-
-func TestGlobMatch(t *testing.T) {
-	for _, c := range []struct {
-		pattern, s string
-		want       bool
-	}{
-		{"/a", "/a", true}, {"/a", "/ab", false}, {"/blog/*", "/blog/x/y", true}, {"/blog/*", "/blo", false},
-		{"*/pricing", "/en/pricing", true}, {"/*/p*", "/x/pq", true}, {"/*/p*", "/x/q", false}, {"*", "", true},
-		{"/a*a", "/a", false}, {"/a*a", "/aa", true},
-	} {
-		if got := globMatch(c.pattern, c.s); got != c.want {
-			t.Errorf("globMatch(%q, %q) = %v", c.pattern, c.s, got)
-		}
-	}
-}
