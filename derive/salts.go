@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sitelog/internal/durable"
+
 	"sitelog/event"
 )
 
@@ -132,18 +134,9 @@ func (s *Salts) write() error {
 	if err != nil {
 		return fmt.Errorf("derive: salts: %w", err)
 	}
-	path := filepath.Join(s.dir, saltsFile)
-	tmp := path + ".tmp"
-	os.Remove(tmp) // one left by a crash may have another mode; O_CREATE keeps it
-	if err := writeSynced(tmp, data); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("derive: salts: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("derive: salts: %w", err)
-	}
-	if err := syncDir(s.dir); err != nil {
+	// Mode 0600: a salt lets whoever holds it test guesses of an address
+	// against visitor ids.
+	if err := durable.WriteFile(filepath.Join(s.dir, saltsFile), data, 0o600); err != nil {
 		return fmt.Errorf("derive: salts: %w", err)
 	}
 	return nil
@@ -178,35 +171,6 @@ func readSalts(path string) (map[int64][]byte, error) {
 		days[dayOf(t)] = salt
 	}
 	return days, nil
-}
-
-// writeSynced writes data to a new file at path, mode 0600 (a salt lets
-// whoever holds it test guesses of an address against visitor ids), and
-// fsyncs it.
-func writeSynced(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// syncDir fsyncs a directory so a rename in it survives power loss.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // dayOf returns the UTC day of t as days since 1970-01-01.

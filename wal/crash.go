@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"sitelog/internal/durable"
 )
 
 // Crash points, for crash tests only: with Options.CrashAt set to
@@ -84,5 +86,5 @@ func (l *Log) simulateMidTruncate(at uint64) {
 	if err != nil || seg != at {
 		return // truncation is only ever at a segment start
 	}
-	writeFileSync(filepath.Join(l.dir, fmt.Sprintf("%020d.START", at)), data)
+	durable.WriteFile(filepath.Join(l.dir, fmt.Sprintf("%020d.START", at)), data, 0o644)
 }

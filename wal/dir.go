@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"sitelog/internal/durable"
 )
 
 // Files that sit beside the segments. tidwall/wal ignores names shorter
@@ -103,45 +105,8 @@ func identity(dir string, hasSegments bool) (string, error) {
 		return "", err
 	}
 	id := hex.EncodeToString(raw[:])
-	if err := writeFileSync(path, []byte(id+"\n")); err != nil {
+	if err := durable.WriteFile(path, []byte(id+"\n"), 0o644); err != nil {
 		return "", err
 	}
 	return id, nil
-}
-
-// writeFileSync writes a file through a temporary name, fsyncs it, renames
-// it into place and fsyncs the directory, so after a crash the file is
-// either absent or whole.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir fsyncs a directory so that files created, renamed or removed in
-// it survive a power loss; tidwall/wal never does this itself.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	twal "github.com/tidwall/wal"
+	"sitelog/internal/durable"
 )
 
 // Errors returned by the log.
@@ -287,7 +288,7 @@ func open(dir string, opts Options, lock *os.File) (*Log, error) {
 		l.tailBytes = int(fi.Size())
 	}
 	// A new log's first segment file was just created: make it durable.
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		l.tl.Close()
 		return nil, err
 	}

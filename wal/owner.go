@@ -7,6 +7,7 @@ import (
 	"time"
 
 	twal "github.com/tidwall/wal"
+	"sitelog/internal/durable"
 )
 
 // run is the owner goroutine: the only one that touches l.tl.
@@ -109,7 +110,7 @@ func (l *Log) commit(group []appendReq) {
 	if err == nil && rotated {
 		l.crashpoint(CrashAtRotation)
 		// A segment created by this batch must not vanish on power loss.
-		err = syncDir(l.dir)
+		err = durable.SyncDir(l.dir)
 	}
 	if err == nil {
 		l.crashpoint(CrashAfterWrite)

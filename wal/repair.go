@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"sitelog/internal/durable"
 )
 
 // Repair is what Open did to a damaged tail.
@@ -62,7 +64,7 @@ func repairTail(dir string, now time.Time) (*Repair, error) {
 		return nil, err
 	}
 	r.Saved = filepath.Join(dir, corruptDir, fmt.Sprintf("%s.%d.corrupt", filepath.Base(path), now.UnixNano()))
-	if err := writeFileSync(r.Saved, data[end:]); err != nil {
+	if err := durable.WriteFile(r.Saved, data[end:], 0o644); err != nil {
 		return nil, fmt.Errorf("save cut tail: %w", err)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
@@ -78,7 +80,7 @@ func repairTail(dir string, now time.Time) (*Repair, error) {
 	if err := f.Sync(); err != nil {
 		return nil, err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := durable.SyncDir(dir); err != nil {
 		return nil, err
 	}
 	return r, nil
