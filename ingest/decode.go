@@ -109,9 +109,10 @@ func (w *wireEvent) reset() {
 	*w = wireEvent{Props: wireProps{list: w.Props.list[:0]}}
 }
 
-// decodeEvent decodes the body of POST /event into ev, validated and
-// normalised, with now as the time of receipt. w is scratch space.
-func decodeEvent(body []byte, now time.Time, w *wireEvent, ev *event.Event) error {
+// checkObject refuses a body that is not a JSON object of valid UTF-8:
+// JSON text is UTF-8 (RFC 8259), and encoding/json would silently replace
+// invalid bytes with U+FFFD instead of refusing them.
+func checkObject(body []byte) error {
 	i := skipSpace(body, 0)
 	if i == len(body) {
 		return invalid("body", "empty")
@@ -119,10 +120,17 @@ func decodeEvent(body []byte, now time.Time, w *wireEvent, ev *event.Event) erro
 	if body[i] != '{' {
 		return invalid("body", "must be a JSON object")
 	}
-	// JSON text is UTF-8 (RFC 8259); encoding/json would silently replace
-	// invalid bytes with U+FFFD instead of refusing them.
 	if !utf8.Valid(body) {
 		return invalid("body", "not valid UTF-8")
+	}
+	return nil
+}
+
+// decodeEvent decodes the body of POST /event into ev, validated and
+// normalised, with now as the time of receipt. w is scratch space.
+func decodeEvent(body []byte, now time.Time, w *wireEvent, ev *event.Event) error {
+	if err := checkObject(body); err != nil {
+		return err
 	}
 	w.reset()
 	if err := json.Unmarshal(body, w); err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"sitelog/event"
 )
@@ -51,15 +50,8 @@ var plausibleFields = map[string]string{
 // domain, or the first of a comma-separated list of them, is the site_id.
 // p and w are scratch space.
 func decodePlausible(body []byte, now time.Time, p *wirePlausible, w *wireEvent, ev *event.Event) error {
-	i := skipSpace(body, 0)
-	if i == len(body) {
-		return invalid("body", "empty")
-	}
-	if body[i] != '{' {
-		return invalid("body", "must be a JSON object")
-	}
-	if !utf8.Valid(body) {
-		return invalid("body", "not valid UTF-8")
+	if err := checkObject(body); err != nil {
+		return err
 	}
 	p.reset()
 	if err := json.Unmarshal(body, p); err != nil {

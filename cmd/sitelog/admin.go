@@ -64,12 +64,18 @@ func newAdminCmd(name, usage string, getenv func(string) string, stdout, stderr 
 		fmt.Fprint(stderr, usage+"\nflags of "+name+":\n")
 		c.fs.PrintDefaults()
 	}
-	dataDir := getenv("SITELOG_DATA_DIR")
-	if dataDir == "" {
-		dataDir = "./data"
-	}
-	c.fs.StringVar(&c.dataDir, "data-dir", dataDir, "directory holding sitelog.db [SITELOG_DATA_DIR]")
+	dataDirFlag(c.fs, getenv, &c.dataDir, "directory holding sitelog.db")
 	return c
+}
+
+// dataDirFlag defines --data-dir on fs, defaulting to SITELOG_DATA_DIR or
+// ./data, as every command that works on a data directory takes it.
+func dataDirFlag(fs *flag.FlagSet, getenv func(string) string, p *string, usage string) {
+	def := getenv("SITELOG_DATA_DIR")
+	if def == "" {
+		def = "./data"
+	}
+	fs.StringVar(p, "data-dir", def, usage+" [SITELOG_DATA_DIR]")
 }
 
 // parse parses args, which may put flags after positional arguments

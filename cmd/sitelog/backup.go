@@ -16,11 +16,8 @@ import (
 func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sitelog backup", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := getenv("SITELOG_DATA_DIR")
-	if dataDir == "" {
-		dataDir = "./data"
-	}
-	fs.StringVar(&dataDir, "data-dir", dataDir, "data directory whose database to copy [SITELOG_DATA_DIR]")
+	var dataDir string
+	dataDirFlag(fs, getenv, &dataDir, "data directory whose database to copy")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: sitelog backup [--data-dir DIR] FILE\n\nWrites a consistent copy of DIR/sitelog.db to FILE, which must not exist, while the server runs.")
 		fs.PrintDefaults()

@@ -22,11 +22,8 @@ import (
 func runRebuild(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sitelog rebuild", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := getenv("SITELOG_DATA_DIR")
-	if dataDir == "" {
-		dataDir = "./data"
-	}
-	fs.StringVar(&dataDir, "data-dir", dataDir, "data directory [SITELOG_DATA_DIR]")
+	var dataDir string
+	dataDirFlag(fs, getenv, &dataDir, "data directory")
 	site := fs.String("site", "", "the site to rebuild (default: every site)")
 	timeout := fs.Duration("timeout", time.Hour, "how long to wait for a running server's worker to finish")
 	fs.Usage = func() {
