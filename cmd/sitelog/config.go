@@ -44,7 +44,11 @@ type config struct {
 	SegmentBytes int
 	// CrashAt is a crash point of the log, from SITELOG_TEST_CRASH_AT:
 	// for crash tests only, so it has no flag.
-	CrashAt     string
+	CrashAt string
+	// BatchSize is the worker's most entries per transaction, from
+	// SITELOG_TEST_BATCH_SIZE; 0 is the worker's default. Crash tests
+	// need many commits whatever the machine's speed, so small batches.
+	BatchSize   int
 	PathsPerDay int
 	// StrictSites refuses events for sites not in the registry, or from
 	// origins the site does not list.
@@ -136,6 +140,11 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 			}
 		}
 		cfg.CrashAt = getenv("SITELOG_TEST_CRASH_AT")
+		if v := getenv("SITELOG_TEST_BATCH_SIZE"); v != "" {
+			if cfg.BatchSize, err = strconv.Atoi(v); err != nil || cfg.BatchSize < 1 {
+				return cfg, fmt.Errorf("SITELOG_TEST_BATCH_SIZE %q: must be a whole number", v)
+			}
+		}
 		if cfg.RateLimit, err = strconv.ParseFloat(rateLimit, 64); err != nil || cfg.RateLimit < 0 || cfg.RateLimit != cfg.RateLimit {
 			return cfg, fmt.Errorf("--rate-limit %q: must be a number of requests per second, 0 for no limit", rateLimit)
 		}

@@ -18,7 +18,7 @@ import (
 // its own: uvarint(length) ‖ crc32c ‖ encoded event.
 type record struct {
 	start, end int64
-	userID     string
+	id         string
 }
 
 func lastSegmentRecords(t *testing.T, walDir string) (string, []record) {
@@ -42,7 +42,7 @@ func lastSegmentRecords(t *testing.T, walDir string) (string, []record) {
 			if err := event.Decode(payload, &ev); err != nil {
 				t.Fatal(err)
 			}
-			r.userID = ev.UserID
+			r.id = ev.Query
 		}
 		recs = append(recs, r)
 		pos = int(r.end)
@@ -111,8 +111,8 @@ func TestPowerLossTail(t *testing.T) {
 			srv.stop(t)
 			stored := storedIDs(t, dir)
 			for _, r := range recs[:whole] {
-				if r.userID != "" && stored[r.userID] != 1 {
-					t.Fatalf("whole record of %s before the damage stored %d times", r.userID, stored[r.userID])
+				if r.id != "" && stored[r.id] != 1 {
+					t.Fatalf("whole record of %s before the damage stored %d times", r.id, stored[r.id])
 				}
 			}
 			for id, n := range stored {
@@ -125,12 +125,13 @@ func TestPowerLossTail(t *testing.T) {
 	}
 }
 
-// storedIDs counts the stored events of the load, by user_id.
+// storedIDs counts the stored events of the load, by id: the query of
+// their page URL.
 func storedIDs(t *testing.T, dataDir string) map[string]int {
 	t.Helper()
 	db := openDB(t, dataDir)
 	defer db.Close()
-	rows, err := db.Query(`SELECT user_id FROM events`)
+	rows, err := db.Query(`SELECT query FROM events`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -106,7 +106,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		if err := log.Prepare(applied); err != nil {
 			return err
 		}
-		worker = rollup.NewWorker(store, log, rollup.WorkerConfig{Logger: logger, RetainRaw: cfg.RetainRaw})
+		worker = rollup.NewWorker(store, log, rollup.WorkerConfig{Logger: logger, RetainRaw: cfg.RetainRaw, BatchSize: cfg.BatchSize})
 	}
 
 	// The sites registry and the report keys, read through a read-only
