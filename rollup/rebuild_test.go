@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the zones, whatever the machine has
 )
 
 // rollupDump returns every rollup row, by table, with visits named by
@@ -95,7 +96,7 @@ func TestRebuildEqualsApply(t *testing.T) {
 func TestRebuildAfterTimeZoneChange(t *testing.T) {
 	tokyo, err := time.LoadLocation("Asia/Tokyo")
 	if err != nil {
-		t.Skip("no time zone database:", err)
+		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	log := randomLog(rng, 800)
