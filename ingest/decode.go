@@ -133,8 +133,11 @@ func decodeEvent(body []byte, now time.Time, w *wireEvent, ev *event.Event) erro
 		return err
 	}
 	w.reset()
-	if err := json.Unmarshal(body, w); err != nil {
-		return jsonError(err)
+	if !w.scan(body) {
+		w.reset()
+		if err := json.Unmarshal(body, w); err != nil {
+			return jsonError(err)
+		}
 	}
 	return w.normalise(now, ev)
 }
