@@ -94,3 +94,33 @@ func BenchmarkParseUserAgent(b *testing.B) {
 		ParseUserAgent(uas[i%len(uas)], 1280)
 	}
 }
+
+// TestAgentClient checks that one parse serves every screen width, as
+// ingest reuses it for the requests of one User-Agent.
+func TestAgentClient(t *testing.T) {
+	tests := []struct {
+		ua    string
+		width int
+		want  Client
+	}{
+		{uaSafariMac, 820, Client{"Safari", "iOS", "Tablet"}},
+		{uaSafariMac, 1440, Client{"Safari", "MacOS", "Desktop"}},
+		{uaSafariMac, 0, Client{"Safari", "MacOS", "Desktop"}},
+		{uaSafariMac, 820, Client{"Safari", "iOS", "Tablet"}},
+		{uaChromeTablet, 390, Client{"Chrome", "Android", "Tablet"}},
+		{"curl/8.5.0", 390, Client{"", "", "Mobile"}},
+		{"curl/8.5.0", 0, Client{}},
+		{"curl/8.5.0", 1920, Client{"", "", "Desktop"}},
+	}
+	agents := map[string]Agent{}
+	for _, tt := range tests {
+		a, ok := agents[tt.ua]
+		if !ok {
+			a = ParseAgent(tt.ua)
+			agents[tt.ua] = a
+		}
+		if got := a.Client(tt.width); got != tt.want {
+			t.Errorf("ParseAgent(%.60q).Client(%d) = %+v, want %+v", tt.ua, tt.width, got, tt.want)
+		}
+	}
+}

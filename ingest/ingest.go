@@ -146,7 +146,7 @@ type Handler struct {
 	m       *Metrics
 	now     func() time.Time
 	logger  *slog.Logger
-	bots    *botDetector
+	uas     *uaCache // the bot check and the parse of each User-Agent
 	// scratch holds *scratch: request bodies, decoded events and encoded
 	// records are reused across requests instead of allocated for each.
 	scratch sync.Pool
@@ -203,7 +203,9 @@ func New(cfg Config, log Appender, m *Metrics) *Handler {
 		m:       m,
 		now:     cfg.Now,
 		logger:  cfg.Logger,
-		bots:    bots,
+		uas: newUACache(uaCacheSlots, func(ua string) userAgent {
+			return userAgent{bot: bots.isBot(ua), agent: derive.ParseAgent(ua)}
+		}),
 	}
 	h.scratch.New = func() any { return &scratch{body: make([]byte, 0, 1024)} }
 

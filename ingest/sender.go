@@ -16,13 +16,8 @@ type sender struct {
 	ip      netip.Addr // invalid when the connection had no IP address
 	ua      string
 	bot     bool
+	agent   derive.Agent
 	country string
-
-	// The last User-Agent parse, by the screen width it used: a batch
-	// holds events of one browser, nearly always of one width.
-	parsed bool
-	width  int
-	client derive.Client
 
 	// The last visitor, by site and user_id ("" for the anonymous one): a
 	// batch is nearly always of one site, often of one user, and a visitor
@@ -33,7 +28,8 @@ type sender struct {
 
 // reset makes s the sender of a request from ip with User-Agent ua.
 func (s *sender) reset(h *Handler, ip netip.Addr, ua string) {
-	*s = sender{h: h, ip: ip, ua: ua, bot: h.bots.isBot(ua)}
+	u := h.uas.get(ua)
+	*s = sender{h: h, ip: ip, ua: ua, bot: u.bot, agent: u.agent}
 	if ip.IsValid() {
 		s.country = derive.Country(ip)
 	}
@@ -43,11 +39,8 @@ func (s *sender) reset(h *Handler, ip netip.Addr, ua string) {
 // visitor, browser, OS, device and country.
 func (s *sender) enrich(ev *event.Event) {
 	ev.Bot = s.bot
-	if !s.parsed || s.width != ev.ScreenWidth {
-		s.client = derive.ParseUserAgent(s.ua, ev.ScreenWidth)
-		s.parsed, s.width = true, ev.ScreenWidth
-	}
-	ev.Browser, ev.OS, ev.Device = s.client.Browser, s.client.OS, s.client.Device
+	c := s.agent.Client(ev.ScreenWidth)
+	ev.Browser, ev.OS, ev.Device = c.Browser, c.OS, c.Device
 	ev.Country = s.country
 	ev.Visitor = s.visitorOf(ev)
 }
