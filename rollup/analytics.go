@@ -90,9 +90,17 @@ func (a statKey) compare(b statKey) int {
 
 type statDelta struct{ pageviews, visitors, visits, bounces, duration, events int64 }
 
+// row is what a batch adds to one stats row.
+type row struct {
+	key statKey // after the cardinality cap
+	statDelta
+	// sketched are the visitors new to the row, for its sketch.
+	sketched []int64
+}
+
 // memberKey is one visitor of one stats row.
 type memberKey struct {
-	statKey
+	row     *row
 	visitor int64
 }
 
@@ -101,7 +109,8 @@ type memberKey struct {
 func (m memberKey) hash() int64 {
 	var d xxhash.Digest
 	d.Reset()
-	for _, s := range [...]string{m.site, m.dim, m.day, m.value} {
+	k := &m.row.key
+	for _, s := range [...]string{k.site, k.dim, k.day, k.value} {
 		d.WriteString(s)
 		d.Write([]byte{0})
 	}
@@ -146,11 +155,14 @@ type analytics struct {
 	bValues   map[dimDay]map[string]struct{} // values admitted by the batch
 	touched   map[int64]*session             // sessions to write, by id
 	bSketches map[statKey]batchSketch        // sketches the batch changed
-	stats     map[statKey]*statDelta
-	cands     map[memberKey]struct{}
-	newMemb   []member
-	goals     map[string][]goal
-	rawIndex  int // events seen by the batch, for the session column
+	// rows holds the batch's rows by the key they were counted under
+	// before the cap, stats by their key after it: a capped value's key
+	// leads to the (other) row.
+	rows     map[statKey]*row
+	stats    map[statKey]*row
+	cands    map[memberKey]struct{}
+	newMemb  []member
+	goals    map[string][]goal
 }
 
 const (
@@ -190,7 +202,8 @@ func newAnalytics(capLimit int) *analytics {
 		bValues:   make(map[dimDay]map[string]struct{}),
 		touched:   make(map[int64]*session),
 		bSketches: make(map[statKey]batchSketch),
-		stats:     make(map[statKey]*statDelta),
+		rows:      make(map[statKey]*row),
+		stats:     make(map[statKey]*row),
 		cands:     make(map[memberKey]struct{}),
 	}
 }
@@ -216,6 +229,7 @@ func (a *analytics) begin(ctx context.Context, tx *sql.Tx, st *statements) error
 	clear(a.bValues)
 	clear(a.touched)
 	clear(a.bSketches)
+	clear(a.rows)
 	clear(a.stats)
 	clear(a.cands)
 	a.newMemb = a.newMemb[:0]
@@ -279,11 +293,10 @@ func (a *analytics) commit() {
 	}
 }
 
-// add counts one event that is not a bot's, with lt its time in the site's
-// zone, and returns the id of the visit it joined (0 for an unknown
+// add counts one event that is not a bot's, on the local day and hour of
+// its time in the site's zone, and returns the id of the visit it joined (0 for an unknown
 // visitor).
-func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *event.Event, lt time.Time) (int64, error) {
-	day, hour := lt.Format(time.DateOnly), lt.Format("15")
+func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *event.Event, day, hour string) (int64, error) {
 	site := e.SiteID
 	pv := e.Type == event.PageView
 	visitor := int64(e.Visitor)
@@ -293,16 +306,14 @@ func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *even
 	}
 	member := visitor != 0
 	count := func(dim, value string) error {
-		value, err := a.capped(ctx, tx, st, dimDay{site, dim, day}, value)
+		r, err := a.row(ctx, tx, st, statKey{site, dim, day, value})
 		if err != nil {
 			return err
 		}
-		k := statKey{site, dim, day, value}
-		d := a.delta(k)
-		d.pageviews += pvs
-		d.events++
+		r.pageviews += pvs
+		r.events++
 		if member {
-			a.cands[memberKey{k, visitor}] = struct{}{}
+			a.cands[memberKey{r, visitor}] = struct{}{}
 		}
 		return nil
 	}
@@ -455,14 +466,13 @@ func (a *analytics) contribute(ctx context.Context, tx *sql.Tx, st *statements, 
 	}
 	dur := (s.last - s.start) / 1e6
 	add := func(dim, value string) error {
-		value, err := a.capped(ctx, tx, st, dimDay{s.site, dim, s.day}, value)
+		r, err := a.row(ctx, tx, st, statKey{s.site, dim, s.day, value})
 		if err != nil {
 			return err
 		}
-		d := a.delta(statKey{s.site, dim, s.day, value})
-		d.visits += sign
-		d.bounces += sign * bounce
-		d.duration += sign * dur
+		r.visits += sign
+		r.bounces += sign * bounce
+		r.duration += sign * dur
 		return nil
 	}
 	if err := add(DimTotal, ""); err != nil {
@@ -491,13 +501,24 @@ func (a *analytics) contribute(ctx context.Context, tx *sql.Tx, st *statements, 
 	return nil
 }
 
-func (a *analytics) delta(k statKey) *statDelta {
-	d := a.stats[k]
-	if d == nil {
-		d = new(statDelta)
-		a.stats[k] = d
+// row returns the batch's row that counts k: k's own, or the dimension's
+// (other) row on a day that has no room for k's value.
+func (a *analytics) row(ctx context.Context, tx *sql.Tx, st *statements, k statKey) (*row, error) {
+	if r := a.rows[k]; r != nil {
+		return r, nil
 	}
-	return d
+	value, err := a.capped(ctx, tx, st, dimDay{k.site, k.dim, k.day}, k.value)
+	if err != nil {
+		return nil, err
+	}
+	capped := statKey{k.site, k.dim, k.day, value}
+	r := a.stats[capped]
+	if r == nil {
+		r = &row{key: capped}
+		a.stats[capped] = r
+	}
+	a.rows[k] = r
+	return r, nil
 }
 
 // capped returns the value under which to count value in the dimension
@@ -604,38 +625,55 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		}
 	}
 	slices.SortFunc(a.newMemb, func(x, y member) int {
-		return cmp.Or(strings.Compare(x.key.site, y.key.site), cmp.Compare(x.hash, y.hash))
+		kx, ky := &x.key.row.key, &y.key.row.key
+		return cmp.Or(strings.Compare(kx.site, ky.site), strings.Compare(kx.day, ky.day), cmp.Compare(x.hash, y.hash))
 	})
-	byHash := make(map[int64]memberKey, len(a.newMemb))
+	// The members of one site and day go in one statement, which returns
+	// those that were new: found again in group, sorted by hash.
 	args := scratch
-	sketches := make(map[statKey][]int64)
+	var group []member
 	var h int64
-	scan := func(r *sql.Rows) error {
-		if err := r.Scan(&h); err != nil {
+	scan := func(rows *sql.Rows) error {
+		if err := rows.Scan(&h); err != nil {
 			return err
 		}
-		m := byHash[h]
-		a.delta(m.statKey).visitors++
-		sketches[m.statKey] = append(sketches[m.statKey], m.visitor)
+		i, ok := slices.BinarySearchFunc(group, h, func(m member, h int64) int { return cmp.Compare(m.hash, h) })
+		if !ok {
+			return fmt.Errorf("stats visitors: member %d returned but not inserted", h)
+		}
+		r := group[i].key.row
+		r.visitors++
+		r.sketched = append(r.sketched, group[i].key.visitor)
 		return nil
 	}
 	for rest := a.newMemb; len(rest) > 0; {
-		site := rest[0].key.site
-		clear(byHash)
-		args = args[:0]
-		for len(rest) > 0 && rest[0].key.site == site {
-			args = append(args, rest[0].hash)
-			byHash[rest[0].hash] = rest[0].key
-			rest = rest[1:]
+		site, day := rest[0].key.row.key.site, rest[0].key.row.key.day
+		n := 1
+		for n < len(rest) && rest[n].key.row.key.site == site && rest[n].key.row.key.day == day {
+			n++
 		}
-		if err := st.statsVisitors.queryShared(ctx, tx, []any{site}, args, scan); err != nil {
+		group, rest = rest[:n], rest[n:]
+		args = args[:0]
+		for _, m := range group {
+			args = append(args, m.hash)
+		}
+		if err := st.statsVisitors.queryShared(ctx, tx, []any{site, day}, args, scan); err != nil {
 			return args, fmt.Errorf("stats visitors: %w", err)
 		}
 	}
 
+	// The rows with new visitors get their sketch rewritten.
+	var sketched []*row
+	for _, r := range a.stats {
+		if len(r.sketched) > 0 {
+			sketched = append(sketched, r)
+		}
+	}
+	slices.SortFunc(sketched, func(x, y *row) int { return x.key.compare(y.key) })
 	args = args[:0]
 	sketchOf := tx.StmtContext(ctx, st.sketchOf)
-	for _, k := range sortedKeys(sketches) {
+	for _, r := range sketched {
+		k := r.key
 		// The committed sketch is cloned, never changed: it must stay as
 		// stored should the transaction fail.
 		var sk *hyperloglog.Sketch
@@ -655,7 +693,7 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 				}
 			}
 		}
-		for _, v := range sketches[k] {
+		for _, v := range r.sketched {
 			sk.InsertHash(uint64(v))
 		}
 		data, err := sk.MarshalBinary()

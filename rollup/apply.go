@@ -230,16 +230,34 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 // add counts one event in the batch and the analytics model, in the day
 // of the site's time zone.
 func (s *Store) add(ctx context.Context, tx *sql.Tx, b *batch, logID int64, index uint64, e *event.Event) error {
-	lt := e.Time.In(s.zone(e.SiteID))
+	day, hour := s.clock.local(e.Time.In(s.zone(e.SiteID)))
 	var visit int64
 	if !e.Bot {
 		var err error
-		if visit, err = s.an.add(ctx, tx, s.st, e, lt); err != nil {
+		if visit, err = s.an.add(ctx, tx, s.st, e, day, hour); err != nil {
 			return err
 		}
 	}
-	b.add(logID, index, e, visit, lt.Format(time.DateOnly))
+	b.add(logID, index, e, visit, day)
 	return nil
+}
+
+// localClock formats local days and hours, remembering the last hour it
+// formatted: events come in bursts of the same hour, and formatting each
+// one's time allocated two strings.
+type localClock struct {
+	year, yday, hour int
+	day, hourText    string
+}
+
+// local returns the day ('YYYY-MM-DD') and hour ('00'..'23') of lt.
+func (c *localClock) local(lt time.Time) (day, hour string) {
+	year, yday, h := lt.Year(), lt.YearDay(), lt.Hour()
+	if c.day == "" || year != c.year || yday != c.yday || h != c.hour {
+		c.year, c.yday, c.hour = year, yday, h
+		c.day, c.hourText = lt.Format(time.DateOnly), lt.Format("15")
+	}
+	return c.day, c.hourText
 }
 
 // setSessions stores the visit of each of the batch's raw events, which a

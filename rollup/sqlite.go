@@ -232,10 +232,10 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 	FROM sessions WHERE site_id = ? AND visitor = ? ORDER BY last_ts DESC, id DESC LIMIT 1`),
 		sketchOf:   p.one(`SELECT sketch FROM stats_sketches WHERE site_id = ? AND dim = ? AND day = ? AND value = ?`),
 		setSession: p.one(`UPDATE events SET session = ? WHERE log_id = ? AND log_index = ?`),
-		// One site per execution, bound once: the member hashes are then
-		// the only values per row, and no text is bound per row.
-		statsVisitors: p.bulkShared(1, `INSERT OR FAIL INTO stats_visitors (site_id, member) SELECT ?, column1 FROM (VALUES `, 1,
-			`) WHERE true ON CONFLICT (site_id, member) DO NOTHING RETURNING member`),
+		// One site and day per execution, bound once: the member hashes
+		// are then the only values per row, and no text is bound per row.
+		statsVisitors: p.bulkShared(2, `INSERT OR FAIL INTO stats_visitors (site_id, day, member) SELECT ?, ?, column1 FROM (VALUES `, 1,
+			`) WHERE true ON CONFLICT (site_id, day, member) DO NOTHING RETURNING member`),
 		sketches: p.bulk(`INSERT OR FAIL INTO stats_sketches (site_id, dim, day, value, sketch) VALUES `, 5,
 			` ON CONFLICT (site_id, dim, day, value) DO UPDATE SET sketch = excluded.sketch`),
 		stats: p.bulk(`INSERT OR FAIL INTO stats (site_id, dim, day, value, pageviews, visitors, visits, bounces, duration, events) VALUES `, 10,

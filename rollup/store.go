@@ -81,6 +81,7 @@ type Store struct {
 	b              *batch
 	known          *knownKeys // learnt from the batches committed
 	an             *analytics
+	clock          localClock
 	rebuildZones   map[string]*time.Location // the sites' zones while Rebuild runs
 	lastCheckpoint time.Time
 }

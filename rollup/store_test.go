@@ -29,7 +29,7 @@ func TestOpenCreatesDirectoryAndMigratesOnce(t *testing.T) {
 	// Reopening applies no migration again and keeps the data.
 	s = openStore(t, path, Options{})
 	diffDumps(t, before, dump(t, s.db))
-	if got, want := rowsOf(t, s.db, "SELECT version FROM schema_migrations"), []string{"1", "2", "3"}; !slices.Equal(got, want) {
+	if got, want := rowsOf(t, s.db, "SELECT version FROM schema_migrations"), []string{"1", "2", "3", "4"}; !slices.Equal(got, want) {
 		t.Errorf("schema_migrations = %v, want %v", got, want)
 	}
 	if got := rowsOf(t, s.db, "PRAGMA journal_mode"); !slices.Equal(got, []string{"wal"}) {
@@ -108,7 +108,7 @@ func TestOpenReadOnly(t *testing.T) {
 		}
 		db.Close()
 		_, err = OpenReadOnly(path)
-		if err == nil || !strings.Contains(err.Error(), "schema version 0 is older than this binary's 3") {
+		if err == nil || !strings.Contains(err.Error(), "schema version 0 is older than this binary's 4") {
 			t.Errorf("err = %v", err)
 		}
 	})
@@ -202,4 +202,54 @@ func TestCheckpointTruncatesSQLiteWAL(t *testing.T) {
 		clock = clock.Add(time.Minute)
 		return clock
 	}}, true)
+}
+
+// TestVisitorDaysMigration opens a database at schema version 3, whose
+// stats_visitors rows have no day, and checks that the migration replaces
+// them and asks for the rebuild that recomputes them.
+func TestVisitorDaysMigration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sitelog.db")
+	db, err := sql.Open(driverName, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := db.ExecContext(ctx, sqlCreateMigrations); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:3] {
+		if err := applyMigration(ctx, db, m, testNow()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO stats (site_id, dim, day, value, visitors) VALUES ('s', '', '2025-11-14', '', 1)`,
+		`INSERT INTO stats_visitors (site_id, member) VALUES ('s', 42)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	s := openStore(t, path, Options{})
+	if got := rowsOf(t, s.db, "SELECT count(*) FROM stats_visitors"); !slices.Equal(got, []string{"0"}) {
+		t.Errorf("stats_visitors rows after the migration: %v, want none", got)
+	}
+	if got := rowsOf(t, s.db, "SELECT name FROM pragma_table_info('stats_visitors') ORDER BY cid"); !slices.Equal(got, []string{"site_id", "day", "member"}) {
+		t.Errorf("stats_visitors columns: %v", got)
+	}
+	if got := rowsOf(t, s.db, "SELECT site_id FROM rebuilds WHERE finished_at IS NULL"); !slices.Equal(got, []string{""}) {
+		t.Errorf("pending rebuilds: %v, want one of every site", got)
+	}
+
+	// A new database has nothing to rebuild.
+	fresh := openStore(t, filepath.Join(t.TempDir(), "fresh.db"), Options{})
+	if got := rowsOf(t, fresh.db, "SELECT count(*) FROM rebuilds"); !slices.Equal(got, []string{"0"}) {
+		t.Errorf("rebuilds of a new database: %v", got)
+	}
 }
