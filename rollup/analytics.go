@@ -158,11 +158,11 @@ type analytics struct {
 	// rows holds the batch's rows by the key they were counted under
 	// before the cap, stats by their key after it: a capped value's key
 	// leads to the (other) row.
-	rows     map[statKey]*row
-	stats    map[statKey]*row
-	cands    map[memberKey]struct{}
-	newMemb  []member
-	goals    map[string][]goal
+	rows    map[statKey]*row
+	stats   map[statKey]*row
+	cands   map[memberKey]struct{}
+	newMemb []member
+	goals   map[string][]goal
 }
 
 const (
