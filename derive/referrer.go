@@ -32,9 +32,14 @@ const MaxReferrer = 1000
 // name, another one its package name as source.
 func Referrer(ref, pageHost string) (source, referrer string) {
 	ref = strings.TrimSpace(ref)
-	if ref == "" {
+	if ref == "" || sameHostLink(ref, pageHost) {
 		return "", ""
 	}
+	return parseReferrer(ref, pageHost)
+}
+
+// parseReferrer is Referrer for a trimmed, non-empty ref.
+func parseReferrer(ref, pageHost string) (source, referrer string) {
 	u, err := url.Parse(ref)
 	if err != nil {
 		return "", ""
@@ -90,11 +95,48 @@ func Referrer(ref, pageHost string) (source, referrer string) {
 	return source, capString(host+path, MaxReferrer)
 }
 
+// sameHostLink reports, without parsing a URL, whether ref is a plain
+// http(s) link within pageHost ("https://www.example.com/next" on
+// example.com), the referrer of most page views: a visitor moving around
+// one site. Referrer would parse it only to find a self-referral; what this
+// does not recognise, Referrer parses.
+func sameHostLink(ref, pageHost string) bool {
+	rest, ok := strings.CutPrefix(ref, "https://")
+	if !ok {
+		if rest, ok = strings.CutPrefix(ref, "http://"); !ok {
+			return false
+		}
+	}
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	authority := rest[:end]
+	if authority == "" {
+		return false
+	}
+	// Only lower-case letters, digits, dots and hyphens: no user
+	// information, port, brackets or escapes, so that this is the host
+	// url.Parse finds, already in normal form but for a trailing dot.
+	for i := 0; i < len(authority); i++ {
+		c := authority[i]
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	page := trimWWW(normalizeHost(pageHost))
+	return page != "" && trimWWW(strings.TrimSuffix(authority, ".")) == page
+}
+
 // normalizeHost returns host in lower case without a port or a trailing
 // dot.
 func normalizeHost(host string) string {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
+	// Without a colon there is no port, and SplitHostPort would only make
+	// an error to say so.
+	if strings.Contains(host, ":") {
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
 	}
 	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
@@ -119,6 +161,11 @@ func selfReferral(host, domain, pageHost string) bool {
 	case domain == "":
 		return false
 	}
+	// The page's registrable domain is a suffix of it at a dot: when
+	// domain is not one, the public suffix list need not be asked.
+	if rest, ok := strings.CutSuffix(page, domain); !ok || rest != "" && !strings.HasSuffix(rest, ".") {
+		return false
+	}
 	pageDomain, err := publicsuffix.EffectiveTLDPlusOne(page)
 	return err == nil && pageDomain == domain
 }
@@ -130,8 +177,10 @@ func validHost(host string) bool {
 	if host == "" || len(host) > 253 || !utf8.ValidString(host) {
 		return false
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		return true
+	if mayBeAddr(host) {
+		if _, err := netip.ParseAddr(host); err == nil {
+			return true
+		}
 	}
 	for label := range strings.SplitSeq(host, ".") {
 		if label == "" || len(label) > 63 {
@@ -144,6 +193,21 @@ func validHost(host string) bool {
 			default:
 				return false
 			}
+		}
+	}
+	return true
+}
+
+// mayBeAddr reports whether netip.ParseAddr might take s: an IPv6 address
+// has a colon, an IPv4 one only digits and dots. Asking only then spares
+// the error it makes for every host name.
+func mayBeAddr(s string) bool {
+	if strings.Contains(s, ":") {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != '.' && (c < '0' || c > '9') {
+			return false
 		}
 	}
 	return true

@@ -1,9 +1,13 @@
 package derive
 
 import (
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 func TestReferrer(t *testing.T) {
@@ -71,6 +75,11 @@ func TestReferrer(t *testing.T) {
 		{"http://localhost:3000/", "localhost", "", ""},
 		{"https://alice.github.io/other", "alice.github.io", "", ""},
 		{"https://mail.google.com/", "google.com", "", ""},
+		{"http://example.com./x?y#z", "example.com", "", ""},
+		{"https://www.example.com", "example.com", "", ""},
+		{"https://www.com/", "www.com", "", ""},
+		{"https://example.com.evil.org/", "example.com", "evil.org", "example.com.evil.org"},
+		{"https://example.com@evil.org/", "example.com", "evil.org", "evil.org"},
 
 		// Nothing, or nothing usable.
 		{"", "example.com", "", ""},
@@ -146,4 +155,74 @@ func BenchmarkReferrer(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		Referrer(refs[i%len(refs)], "www.example.com")
 	}
+}
+
+// FuzzReferrerShortcuts holds the shortcuts that spare Referrer work to
+// the longer way each one skips.
+func FuzzReferrerShortcuts(f *testing.F) {
+	for _, s := range [][2]string{
+		{"https://example.com/pricing", "example.com"},
+		{"https://www.example.com/", "example.com"},
+		{"http://example.com.?q", "www.example.com"},
+		{"https://example.com/", "EXAMPLE.com:443"},
+		{"https://www.google.com/", "example.com"},
+		{"https://docs.example.co.uk/", "www.example.co.uk"},
+		{"https://x.github.io/", "github.io"},
+		{"http://192.0.2.7:8080/admin", "192.0.2.7"},
+		{"http://[2001:db8::1]/x", "2001:db8::1"},
+		{"https://user@example.com/", "example.com"},
+		{"https://exa%41mple.com/", "exaAmple.com"},
+		{"mail.google.com", "google.com"},
+		{"blog.example.co.uk", "www.example.co.uk"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, ref, pageHost string) {
+		ref = strings.TrimSpace(ref)
+		if ref != "" && sameHostLink(ref, pageHost) {
+			if source, page := parseReferrer(ref, pageHost); source != "" || page != "" {
+				t.Fatalf("sameHostLink(%q, %q), but parsed it is %q, %q", ref, pageHost, source, page)
+			}
+		}
+		for _, s := range []string{ref, pageHost} {
+			if got, want := normalizeHost(s), normalizeHostEverywhere(s); got != want {
+				t.Fatalf("normalizeHost(%q) = %q, want %q", s, got, want)
+			}
+			if _, err := netip.ParseAddr(s); err == nil && !mayBeAddr(s) {
+				t.Fatalf("mayBeAddr(%q) = false for an address", s)
+			}
+		}
+		host, domain := trimWWW(normalizeHost(ref)), ""
+		if d, err := publicsuffix.EffectiveTLDPlusOne(host); err == nil {
+			domain = d
+		}
+		if got, want := selfReferral(host, domain, pageHost), selfReferralAlways(host, domain, pageHost); got != want {
+			t.Fatalf("selfReferral(%q, %q, %q) = %v, want %v", host, domain, pageHost, got, want)
+		}
+	})
+}
+
+// normalizeHostEverywhere is normalizeHost asking SplitHostPort of every
+// host.
+func normalizeHostEverywhere(host string) string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	return strings.ToLower(strings.TrimSuffix(host, "."))
+}
+
+// selfReferralAlways is selfReferral asking the public suffix list every
+// time.
+func selfReferralAlways(host, domain, pageHost string) bool {
+	page := trimWWW(normalizeHost(pageHost))
+	switch {
+	case page == "":
+		return false
+	case page == host:
+		return true
+	case domain == "":
+		return false
+	}
+	pageDomain, err := publicsuffix.EffectiveTLDPlusOne(page)
+	return err == nil && pageDomain == domain
 }
