@@ -157,6 +157,19 @@ func decodeBatch(body []byte, now time.Time, w *wireEvent, evs []event.Event) ([
 	if !utf8.Valid(body) {
 		return evs, invalid("body", "not valid UTF-8")
 	}
+	scanned, ok := scanBatch(body, now, w, evs)
+	if ok {
+		return scanned, nil
+	}
+	// Past len(evs), the events of a batch read halfway would otherwise
+	// keep the body alive in a pooled slice.
+	clear(scanned[len(evs):])
+	return decodeBatchJSON(body, array, now, w, evs)
+}
+
+// decodeBatchJSON is decodeBatch with encoding/json, for a body that
+// starts with "[" (array) or "{" and is valid UTF-8.
+func decodeBatchJSON(body []byte, array bool, now time.Time, w *wireEvent, evs []event.Event) ([]event.Event, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if array {
 		if _, err := dec.Token(); err != nil {

@@ -1,5 +1,11 @@
 package ingest
 
+import (
+	"time"
+
+	"sitelog/event"
+)
+
 // scan fills w from body, a JSON object of valid UTF-8 (checkObject has
 // seen to both), exactly as json.Unmarshal would, for the bodies trackers
 // and servers send: field names as spelled in wireEvent, string values
@@ -16,6 +22,57 @@ package ingest
 func (w *wireEvent) scan(body []byte) bool {
 	s := wireScanner{b: body, s: string(body)}
 	s.space()
+	return s.object(w) && s.end()
+}
+
+// scanBatch appends to evs the events of body, the body of POST /events
+// (valid UTF-8, which decodeBatch has checked), normalised with now as the
+// time of receipt, as decodeBatch's reading with encoding/json would: for
+// a JSON array or a stream of objects of what scan reads. It reports false
+// for anything else, and for a batch that is empty, too large or holds an
+// invalid event, which decodeBatch then decodes with encoding/json to say
+// what is wrong; evs is then to be cut back to its length on the call.
+func scanBatch(body []byte, now time.Time, w *wireEvent, evs []event.Event) ([]event.Event, bool) {
+	s := wireScanner{b: body, s: string(body)}
+	s.space()
+	array := s.peek() == '['
+	if array {
+		s.i++
+		s.space()
+		if s.peek() == ']' {
+			return evs, false // no events
+		}
+	}
+	for n := 0; ; n++ {
+		if n == MaxBatchEvents {
+			return evs, false
+		}
+		w.reset()
+		if !s.object(w) {
+			return evs, false
+		}
+		evs = append(evs, event.Event{})
+		if w.normalise(now, &evs[len(evs)-1]) != nil {
+			return evs, false
+		}
+		s.space()
+		switch {
+		case array && s.peek() == ',':
+			s.i++
+			s.space()
+		case array && s.peek() == ']':
+			s.i++
+			return evs, s.end()
+		case !array && s.i == len(s.b):
+			return evs, true
+		case array:
+			return evs, false
+		}
+	}
+}
+
+// object reads a JSON object into w.
+func (s *wireScanner) object(w *wireEvent) bool {
 	if s.peek() != '{' {
 		return false
 	}
@@ -23,7 +80,7 @@ func (w *wireEvent) scan(body []byte) bool {
 	s.space()
 	if s.peek() == '}' {
 		s.i++
-		return s.end()
+		return true
 	}
 	for {
 		key, ok := s.plainString()
@@ -46,7 +103,7 @@ func (w *wireEvent) scan(body []byte) bool {
 			s.space()
 		case '}':
 			s.i++
-			return s.end()
+			return true
 		default:
 			return false
 		}

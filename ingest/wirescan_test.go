@@ -3,7 +3,10 @@ package ingest
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestScanWire says which bodies scan reads itself, and checks that it
@@ -120,6 +123,84 @@ func FuzzScanWire(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("scan read %q as %+v, encoding/json as %+v", body, got, want)
+		}
+	})
+}
+
+// TestScanBatch says which batches scanBatch reads itself, and checks
+// that it reads them as encoding/json does; the rest, errors included, it
+// must leave to encoding/json.
+func TestScanBatch(t *testing.T) {
+	now := testNow()
+	f := func(body string, wantScanned bool) {
+		t.Helper()
+		var w wireEvent
+		got, scanned := scanBatch([]byte(body), now, &w, nil)
+		if scanned != wantScanned {
+			t.Errorf("scanBatch(%.80s) = %v, want %v", body, scanned, wantScanned)
+		}
+		if !scanned {
+			return
+		}
+		want, err := decodeBatchJSON([]byte(body), body[skipSpace([]byte(body), 0)] == '[', now, &w, nil)
+		if err != nil {
+			t.Errorf("scanBatch(%.80s) read a batch encoding/json refuses: %v", body, err)
+			return
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("scanBatch(%.80s) = %+v, encoding/json reads %+v", body, got, want)
+		}
+	}
+	f(`[`+seedEvent+`]`, true)
+	f(` [ `+seedEvent+` , `+browserEvent+` ] `, true)
+	f(seedEvent+"\n"+browserEvent+"\r\n", true)
+	f(seedEvent+browserEvent, true)
+	f(`[`+strings.TrimSuffix(strings.Repeat(seedEvent+",", MaxBatchEvents), ",")+`]`, true)
+
+	f(`[`+strings.TrimSuffix(strings.Repeat(seedEvent+",", MaxBatchEvents+1), ",")+`]`, false)
+	f(`[]`, false)
+	f(`[`+seedEvent+`,]`, false)
+	f(`[`+seedEvent+` `+seedEvent+`]`, false)
+	f(`[`+seedEvent+`] x`, false)
+	f(`[`+seedEvent+`]]`, false)
+	f(`[`+seedEvent, false)
+	f(`[`+seedEvent+`,1]`, false)
+	f(seedEvent+` ]`, false)
+	f(seedEvent+` 1`, false)
+	f(`[{"site_id":"s","path":"\/"}]`, false)             // an escape
+	f(`[{"site_id":"s"}]`, false)                         // a page view without a path
+	f(`[{"site_id":"s","path":"/"},{"path":"/"}]`, false) // the second without site_id
+}
+
+// FuzzScanBatch holds scanBatch to encoding/json: whatever batch it reads,
+// decodeBatchJSON reads without error and into the same events.
+func FuzzScanBatch(f *testing.F) {
+	for _, seed := range []string{
+		`[` + seedEvent + `,` + browserEvent + `]`,
+		seedEvent + "\n" + browserEvent + "\n",
+		`[{"site_id":"a","url":"https://a.example/?source=x","props":{"k":true}},{"site_id":"b","path":"/","screen_width":390}]`,
+		`[{"site_id":"a","path":"/"}] x`,
+		`[]`,
+	} {
+		f.Add([]byte(seed))
+	}
+	now := testNow()
+	f.Fuzz(func(t *testing.T, body []byte) {
+		i := skipSpace(body, 0)
+		if i == len(body) || body[i] != '[' && body[i] != '{' || !utf8.Valid(body) {
+			return // decodeBatch refuses it before scanBatch
+		}
+		var w wireEvent
+		got, ok := scanBatch(body, now, &w, nil)
+		if !ok {
+			return
+		}
+		want, err := decodeBatchJSON(body, body[i] == '[', now, &w, nil)
+		if err != nil {
+			t.Fatalf("scanBatch read %q, which encoding/json refuses: %v", body, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("scanBatch read %q as %+v, encoding/json as %+v", body, got, want)
 		}
 	})
 }
