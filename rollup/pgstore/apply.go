@@ -1,0 +1,239 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"sitelog/event"
+	"sitelog/wal"
+)
+
+// eventColumns are the columns of events that Apply copies, in the order
+// of the values of eventRow.
+var eventColumns = []string{
+	"node_id", "log_index", "site_id", "event_type", "path", "query", "fragment", "user_id", "ts", "bot",
+	"visitor", "hostname", "referrer", "source", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+	"browser", "os", "device", "country", "screen_width", "props",
+}
+
+func eventRow(node int64, index uint64, e *event.Event) []any {
+	return []any{
+		node, int64(index), e.SiteID, e.Type, e.Path, e.Query, e.Fragment, e.UserID, e.Time, e.Bot,
+		int64(e.Visitor), e.Hostname, e.Referrer, e.Source, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
+		e.Browser, e.OS, e.Device, e.Country, int32(e.ScreenWidth), e.Props,
+	}
+}
+
+// commitAttempts bounds how often Apply commits one batch when the
+// connection is lost during COMMIT and the batch turns out not to have
+// committed; past it the error goes to the caller, who retries later.
+const commitAttempts = 3
+
+// reconnectFor bounds how long Apply tries to read the checkpoint back
+// after losing the connection during COMMIT: long enough for the server
+// to restart and recover from a crash.
+const reconnectFor = 30 * time.Second
+
+// Apply applies entries of the node's log in one transaction: it compares
+// and sets the node's checkpoint under this process's epoch, and copies
+// the raw events. Entries at or below the checkpoint are dropped, so
+// applying a range again after a crash changes nothing; the rest must
+// continue the checkpoint without a gap (ErrNotNext). An entry with nil
+// Data is a no-op, and one that does not decode is logged and skipped;
+// either way its index is applied. oldest is the time of the oldest event
+// left unapplied in the log after entries, or zero when entries reach the
+// log's end; it is published as the node's low-watermark. ErrFenced means
+// another process has attached the node: the caller must stop.
+//
+// If the connection is lost during COMMIT, Apply reads the checkpoint
+// back, over a new connection, and commits the batch again only if it did
+// not commit.
+func (n *Node) Apply(ctx context.Context, entries []wal.Entry, oldest time.Time) error {
+	if err := n.apply(ctx, entries, oldest); err != nil {
+		// A partition this node created may have been dropped by
+		// retention since (a late event): check them all again next time.
+		clear(n.days)
+		return fmt.Errorf("pgstore: apply node %d: %w", n.id, err)
+	}
+	return nil
+}
+
+func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	for i, e := range entries[1:] {
+		if e.Index != entries[i].Index+1 {
+			return fmt.Errorf("%w: entry %d follows %d", ErrNotNext, e.Index, entries[i].Index)
+		}
+	}
+	last := entries[len(entries)-1].Index
+	if last <= n.applied {
+		return nil // all applied before: a replay after a crash
+	}
+	if n.applied >= entries[0].Index {
+		entries = entries[n.applied-entries[0].Index+1:]
+	}
+	if entries[0].Index != n.applied+1 {
+		return fmt.Errorf("%w: applied up to %d, the batch starts at %d", ErrNotNext, n.applied, entries[0].Index)
+	}
+
+	rows := make([][]any, 0, len(entries))
+	var days []int64
+	var ev event.Event
+	for _, e := range entries {
+		if e.Data == nil {
+			continue
+		}
+		if err := event.Decode(e.Data, &ev); err != nil {
+			n.s.logger.Warn("pgstore: skipping a log record that does not decode", "node", n.id, "index", e.Index, "err", err)
+			continue
+		}
+		rows = append(rows, eventRow(n.id, e.Index, &ev))
+		days = append(days, unixDay(ev.Time))
+	}
+	if err := n.ensureDays(ctx, days); err != nil {
+		return fmt.Errorf("partitions: %w", err)
+	}
+
+	var watermark *time.Time // NULL: caught up, the database's now()
+	if !oldest.IsZero() {
+		watermark = &oldest
+	}
+	for attempt := 1; ; attempt++ {
+		err := n.commit(ctx, rows, last, watermark)
+		if noPartition(err) && attempt == 1 {
+			// Retention dropped a day this node had made a partition
+			// for: a late event. Make it again.
+			clear(n.days)
+			if err := n.ensureDays(ctx, days); err != nil {
+				return fmt.Errorf("partitions: %w", err)
+			}
+			continue
+		}
+		var lost *lostCommit
+		if !errors.As(err, &lost) {
+			if err == nil {
+				n.applied = last
+			}
+			return err
+		}
+		n.s.logger.Warn("pgstore: connection lost during COMMIT; reading the checkpoint back", "node", n.id, "last", last, "err", lost.err)
+		committed, err := n.committed(ctx, last)
+		switch {
+		case err != nil:
+			return fmt.Errorf("read the checkpoint back after %w: %w", lost, err)
+		case committed:
+			n.applied = last
+			return nil
+		case attempt == commitAttempts:
+			return lost
+		}
+	}
+}
+
+// commit runs the transaction of one batch. READ COMMITTED is enough: the
+// compare-and-set of the node's row is what orders this node's batches,
+// and other nodes write other rows.
+func (n *Node) commit(ctx context.Context, rows [][]any, last uint64, watermark *time.Time) error {
+	tx, err := n.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx) // a no-op after Commit
+
+	// First, so that a fenced process copies nothing and a live one
+	// holds its node's row until commit.
+	tag, err := tx.Exec(ctx, `UPDATE nodes
+		SET applied_index = $4, low_watermark = coalesce($5, now()), checkpoint_at = now()
+		WHERE id = $1 AND epoch = $2 AND applied_index = $3 AND status = 'active'`,
+		n.id, n.epoch, n.applied, last, watermark)
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrFenced
+	}
+	if len(rows) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
+			return fmt.Errorf("copy events: %w", err)
+		}
+	}
+	if n.beforeCommit != nil {
+		n.beforeCommit()
+	}
+	if err := tx.Commit(ctx); err != nil {
+		if committedNot(err) {
+			return err
+		}
+		return &lostCommit{err: err}
+	}
+	return nil
+}
+
+// noPartition reports whether err is PostgreSQL's refusal of a row that
+// no partition of its table takes.
+func noPartition(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23514" && strings.HasPrefix(pgErr.Message, "no partition of relation")
+}
+
+// lostCommit is a COMMIT whose outcome is unknown: the connection failed
+// after the command may have reached the server.
+type lostCommit struct{ err error }
+
+func (e *lostCommit) Error() string { return "a COMMIT of unknown outcome: " + e.err.Error() }
+func (e *lostCommit) Unwrap() error { return e.err }
+
+// committedNot reports whether err, from COMMIT, says for sure that the
+// transaction did not commit: the server answered with an error or a
+// rollback, or the command was never sent.
+func committedNot(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) || errors.Is(err, pgx.ErrTxCommitRollback) || pgconn.SafeToRetry(err)
+}
+
+// committed reads the node's checkpoint back after a lost COMMIT of the
+// batch ending at last, retrying over new connections while the server
+// comes back: true if the batch committed, false if the checkpoint is
+// still where the batch started, ErrFenced if another process has moved
+// it or attached the node.
+func (n *Node) committed(ctx context.Context, last uint64) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, reconnectFor)
+	defer cancel()
+	var (
+		epoch   int64
+		applied uint64
+		err     error
+	)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		// The pool drops the broken connection and dials a new one. FOR
+		// UPDATE waits for the lost transaction to end, on the server's
+		// side too: committed, or rolled back when its backend saw the
+		// connection go or timed out idle (idleInTransaction).
+		err = n.s.pool.QueryRow(ctx, "SELECT epoch, applied_index FROM nodes WHERE id = $1 FOR UPDATE", n.id).Scan(&epoch, &applied)
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return false, err
+		case <-time.After(wait):
+		}
+	}
+	switch {
+	case epoch != n.epoch:
+		return false, ErrFenced
+	case applied == last:
+		return true, nil
+	case applied == n.applied:
+		return false, nil
+	}
+	return false, ErrFenced
+}
