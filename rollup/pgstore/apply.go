@@ -55,7 +55,8 @@ const reconnectFor = 30 * time.Second
 //
 // If the connection is lost during COMMIT, Apply reads the checkpoint
 // back, over a new connection, and commits the batch again only if it did
-// not commit.
+// not commit; lost before COMMIT, the batch is tried again at once, as
+// the server rolled it back.
 func (n *Node) Apply(ctx context.Context, entries []wal.Entry, oldest time.Time) error {
 	if err := n.apply(ctx, entries, oldest); err != nil {
 		// A partition this node created may have been dropped by
