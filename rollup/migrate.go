@@ -5,10 +5,9 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
-	"io/fs"
-	"strconv"
-	"strings"
 	"time"
+
+	"sitelog/internal/migration"
 )
 
 // migrationFS holds the schema changes, one file per version, named
@@ -18,36 +17,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, f := range files { // fs.Glob returns names sorted
-		name := strings.TrimPrefix(f, "migrations/")
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its number and '_'", name)
-		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d (numbered from 1 without gaps)", name, v, len(ms)+1)
-		}
-		text, err := fs.ReadFile(migrationFS, f)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(text)})
-	}
-	return ms, nil
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFS, "migrations")
 }
 
 // latestVersion is the schema version this binary writes and reads.
@@ -81,22 +53,22 @@ func migrate(ctx context.Context, db *sql.DB, now time.Time) error {
 	}
 	for _, m := range ms[current:] {
 		if err := applyMigration(ctx, db, m, now); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	return nil
 }
 
-func applyMigration(ctx context.Context, db *sql.DB, m migration, now time.Time) error {
+func applyMigration(ctx context.Context, db *sql.DB, m migration.Migration, now time.Time) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() // a no-op after Commit
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, sqlRecordMigration, m.version, now.Unix()); err != nil {
+	if _, err := tx.ExecContext(ctx, sqlRecordMigration, m.Version, now.Unix()); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -4,11 +4,10 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"sitelog/internal/migration"
 )
 
 // migrationFS holds the schema changes, one file per version, named
@@ -18,36 +17,9 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
 // migrations returns the embedded migrations in version order.
-func migrations() ([]migration, error) {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, f := range files { // fs.Glob returns names sorted
-		name := strings.TrimPrefix(f, "migrations/")
-		num, _, ok := strings.Cut(name, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with its number and '_'", name)
-		}
-		if v != len(ms)+1 {
-			return nil, fmt.Errorf("migration %s: version %d, want %d (numbered from 1 without gaps)", name, v, len(ms)+1)
-		}
-		text, err := fs.ReadFile(migrationFS, f)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: name, sql: string(text)})
-	}
-	return ms, nil
+func migrations() ([]migration.Migration, error) {
+	return migration.Load(migrationFS, "migrations")
 }
 
 // migrateLock is the key of the advisory lock that migrations run under:
@@ -94,16 +66,16 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, m.sql)
+		_, err = tx.Exec(ctx, m.SQL)
 		if err == nil {
-			_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", m.version)
+			_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", m.Version)
 		}
 		if err == nil {
 			err = tx.Commit(ctx)
 		}
 		if err != nil {
 			tx.Rollback(ctx)
-			return fmt.Errorf("migration %s: %w", m.name, err)
+			return fmt.Errorf("migration %s: %w", m.Name, err)
 		}
 	}
 	return nil
