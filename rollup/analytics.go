@@ -615,6 +615,41 @@ func (a *analytics) latestVisit(ctx context.Context, tx *sql.Tx, st *statements,
 	return s, nil
 }
 
+// notInV3 returns the members of fresh, new to stats_visitors on the
+// site's day, that stats_visitors_v3 does not hold either: a database
+// migrated from schema 3 keeps there, without their day, the members of
+// the days it had. scratch is reused for the arguments.
+func (a *analytics) notInV3(ctx context.Context, tx *sql.Tx, st *statements, site, day string, fresh []int64, scratch []any) ([]int64, error) {
+	if len(fresh) == 0 {
+		return fresh, nil
+	}
+	var last string
+	err := tx.StmtContext(ctx, st.v3LastDay).QueryRowContext(ctx, site).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && day > last) {
+		return fresh, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	args := scratch[:0]
+	for _, h := range fresh {
+		args = append(args, h)
+	}
+	old := make(map[int64]bool)
+	var h int64
+	err = st.v3Members.queryShared(ctx, tx, []any{site}, args, func(rows *sql.Rows) error {
+		if err := rows.Scan(&h); err != nil {
+			return err
+		}
+		old[h] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(fresh, func(h int64) bool { return old[h] }), nil
+}
+
 // write stores the batch's sessions, visitors, sketches and stats. Keys
 // are written in sorted order.
 func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scratch []any) ([]any, error) {
@@ -629,21 +664,17 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		return cmp.Or(strings.Compare(kx.site, ky.site), strings.Compare(kx.day, ky.day), cmp.Compare(x.hash, y.hash))
 	})
 	// The members of one site and day go in one statement, which returns
-	// those that were new: found again in group, sorted by hash.
+	// those that were new; on a day the schema-3 table holds members of,
+	// those it holds were not new after all. The rest count, found again
+	// in group, which is sorted by hash.
 	args := scratch
-	var group []member
+	var fresh []int64
 	var h int64
-	scan := func(rows *sql.Rows) error {
+	collect := func(rows *sql.Rows) error {
 		if err := rows.Scan(&h); err != nil {
 			return err
 		}
-		i, ok := slices.BinarySearchFunc(group, h, func(m member, h int64) int { return cmp.Compare(m.hash, h) })
-		if !ok {
-			return fmt.Errorf("stats visitors: member %d returned but not inserted", h)
-		}
-		r := group[i].key.row
-		r.visitors++
-		r.sketched = append(r.sketched, group[i].key.visitor)
+		fresh = append(fresh, h)
 		return nil
 	}
 	for rest := a.newMemb; len(rest) > 0; {
@@ -652,13 +683,28 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		for n < len(rest) && rest[n].key.row.key.site == site && rest[n].key.row.key.day == day {
 			n++
 		}
+		var group []member
 		group, rest = rest[:n], rest[n:]
 		args = args[:0]
 		for _, m := range group {
 			args = append(args, m.hash)
 		}
-		if err := st.statsVisitors.queryShared(ctx, tx, []any{site, day}, args, scan); err != nil {
+		fresh = fresh[:0]
+		if err := st.statsVisitors.queryShared(ctx, tx, []any{site, day}, args, collect); err != nil {
 			return args, fmt.Errorf("stats visitors: %w", err)
+		}
+		var err error
+		if fresh, err = a.notInV3(ctx, tx, st, site, day, fresh, args); err != nil {
+			return args, fmt.Errorf("stats visitors of schema 3: %w", err)
+		}
+		for _, h := range fresh {
+			i, ok := slices.BinarySearchFunc(group, h, func(m member, h int64) int { return cmp.Compare(m.hash, h) })
+			if !ok {
+				return args, fmt.Errorf("stats visitors: member %d returned but not inserted", h)
+			}
+			r := group[i].key.row
+			r.visitors++
+			r.sketched = append(r.sketched, group[i].key.visitor)
 		}
 	}
 

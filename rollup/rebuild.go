@@ -22,7 +22,7 @@ var ErrRetained = errors.New("rollup: raw events are pruned (--retain-raw), so r
 var siteTables = []string{
 	"daily", "daily_types", "daily_users", "daily_paths",
 	"sites", "site_types", "site_users", "site_paths",
-	"stats", "stats_visitors", "stats_sketches", "sessions", "session_clock",
+	"stats", "stats_visitors", "stats_visitors_v3", "stats_visitors_v3_days", "stats_sketches", "sessions", "session_clock",
 }
 
 // Rebuild recomputes every rollup of a site (of every site when site is

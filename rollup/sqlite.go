@@ -166,6 +166,8 @@ type statements struct {
 	sketchOf      *sql.Stmt // site_id, dim, day, value → sketch
 	setSession    *sql.Stmt // session, log_id, log_index
 	statsVisitors *bulk     // returns each new member
+	v3LastDay     *sql.Stmt // site_id → the last day stats_visitors_v3 holds members of
+	v3Members     *bulk     // returns each member stats_visitors_v3 holds
 	sketches      *bulk
 	stats         *bulk
 	newSessions   *bulk // sessions begun by the batch
@@ -236,6 +238,8 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		// are then the only values per row, and no text is bound per row.
 		statsVisitors: p.bulkShared(2, `INSERT OR FAIL INTO stats_visitors (site_id, day, member) SELECT ?, ?, column1 FROM (VALUES `, 1,
 			`) WHERE true ON CONFLICT (site_id, day, member) DO NOTHING RETURNING member`),
+		v3LastDay: p.one(`SELECT last_day FROM stats_visitors_v3_days WHERE site_id = ?`),
+		v3Members: p.bulkShared(1, `SELECT member FROM stats_visitors_v3 WHERE site_id = ? AND member IN (VALUES `, 1, `)`),
 		sketches: p.bulk(`INSERT OR FAIL INTO stats_sketches (site_id, dim, day, value, sketch) VALUES `, 5,
 			` ON CONFLICT (site_id, dim, day, value) DO UPDATE SET sketch = excluded.sketch`),
 		stats: p.bulk(`INSERT OR FAIL INTO stats (site_id, dim, day, value, pageviews, visitors, visits, bounces, duration, events) VALUES `, 10,

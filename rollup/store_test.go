@@ -205,8 +205,8 @@ func TestCheckpointTruncatesSQLiteWAL(t *testing.T) {
 }
 
 // TestVisitorDaysMigration opens a database at schema version 3, whose
-// stats_visitors rows have no day, and checks that the migration replaces
-// them and asks for the rebuild that recomputes them.
+// stats_visitors rows have no day, and checks that visitors counted before
+// the migration are not counted again after it, while new ones are.
 func TestVisitorDaysMigration(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sitelog.db")
 	db, err := sql.Open(driverName, path)
@@ -226,30 +226,52 @@ func TestVisitorDaysMigration(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, q := range []string{
-		`INSERT INTO stats (site_id, dim, day, value, visitors) VALUES ('s', '', '2025-11-14', '', 1)`,
-		`INSERT INTO stats_visitors (site_id, member) VALUES ('s', 42)`,
+	// Version 3's record of one page view of u on 2025-11-14: the site's
+	// total row with its one visitor, and that visitor as a member.
+	at := time.Date(2025, 11, 14, 10, 0, 0, 0, time.UTC)
+	old := pv("s", "/", "u", at)
+	total := statKey{"s", DimTotal, "2025-11-14", ""}
+	member := memberKey{&row{key: total}, int64(old.Visitor)}.hash()
+	for _, q := range []struct {
+		sql  string
+		args []any
+	}{
+		{`INSERT INTO stats (site_id, dim, day, value, pageviews, visitors, events) VALUES (?, ?, ?, ?, 1, 1, 1)`, []any{total.site, total.dim, total.day, total.value}},
+		{`INSERT INTO stats_visitors (site_id, member) VALUES (?, ?)`, []any{"s", member}},
 	} {
-		if _, err := db.ExecContext(ctx, q); err != nil {
+		if _, err := db.ExecContext(ctx, q.sql, q.args...); err != nil {
 			t.Fatal(err)
 		}
 	}
 	db.Close()
 
 	s := openStore(t, path, Options{})
-	if got := rowsOf(t, s.db, "SELECT count(*) FROM stats_visitors"); !slices.Equal(got, []string{"0"}) {
-		t.Errorf("stats_visitors rows after the migration: %v, want none", got)
-	}
 	if got := rowsOf(t, s.db, "SELECT name FROM pragma_table_info('stats_visitors') ORDER BY cid"); !slices.Equal(got, []string{"site_id", "day", "member"}) {
 		t.Errorf("stats_visitors columns: %v", got)
 	}
-	if got := rowsOf(t, s.db, "SELECT site_id FROM rebuilds WHERE finished_at IS NULL"); !slices.Equal(got, []string{""}) {
-		t.Errorf("pending rebuilds: %v, want one of every site", got)
+	// u again, and a new visitor v, on the same day; then u on the next,
+	// which schema 3 never saw.
+	next := at.Add(24 * time.Hour)
+	if err := s.Apply(ctx, "log-a", entries(1, pv("s", "/b", "u", at.Add(time.Hour)), pv("s", "/", "v", at.Add(time.Hour)), pv("s", "/", "u", next))); err != nil {
+		t.Fatal(err)
+	}
+	got := rowsOf(t, s.db, `SELECT day, pageviews, visitors FROM stats WHERE site_id = 's' AND dim = '' ORDER BY day`)
+	if want := []string{"2025-11-14|3|2", "2025-11-15|1|1"}; !slices.Equal(got, want) {
+		t.Errorf("site totals after the migration: %v, want %v (u counted once on the 14th)", got, want)
 	}
 
-	// A new database has nothing to rebuild.
-	fresh := openStore(t, filepath.Join(t.TempDir(), "fresh.db"), Options{})
-	if got := rowsOf(t, fresh.db, "SELECT count(*) FROM rebuilds"); !slices.Equal(got, []string{"0"}) {
-		t.Errorf("rebuilds of a new database: %v", got)
+	// A rebuild recounts from the raw events alone: the schema-3 members,
+	// which the raw events here do not explain, are dropped with it.
+	if _, err := s.Rebuild(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"stats_visitors_v3", "stats_visitors_v3_days"} {
+		if got := rowsOf(t, s.db, "SELECT count(*) FROM "+table); !slices.Equal(got, []string{"0"}) {
+			t.Errorf("%s after a rebuild: %v rows", table, got)
+		}
+	}
+	got = rowsOf(t, s.db, `SELECT day, pageviews, visitors FROM stats WHERE site_id = 's' AND dim = '' ORDER BY day`)
+	if want := []string{"2025-11-14|2|2", "2025-11-15|1|1"}; !slices.Equal(got, want) {
+		t.Errorf("site totals after a rebuild: %v, want %v", got, want)
 	}
 }
