@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sitelog/derive"
+	"sitelog/rollup"
 	"sitelog/wal"
 )
 
@@ -45,9 +46,7 @@ type config struct {
 	// CrashAt is a crash point of the log, from SITELOG_TEST_CRASH_AT:
 	// for crash tests only, so it has no flag.
 	CrashAt string
-	// BatchSize is the worker's most entries per transaction, from
-	// SITELOG_TEST_BATCH_SIZE; 0 is the worker's default. Crash tests
-	// need many commits whatever the machine's speed, so small batches.
+	// BatchSize is the worker's most log entries per transaction.
 	BatchSize   int
 	PathsPerDay int
 	// StrictSites refuses events for sites not in the registry, or from
@@ -68,6 +67,10 @@ type config struct {
 
 var errHelp = errors.New("help requested")
 
+// maxBatchSize bounds --batch-size: a batch's memory grows with it, some
+// 5 KB an event with the analytics model.
+const maxBatchSize = 1 << 20
+
 // parseConfig reads flags, each with an environment variable as its
 // fallback: a flag beats its variable, a variable beats the default.
 func parseConfig(m mode, args []string, getenv func(string) string, out io.Writer) (config, error) {
@@ -80,7 +83,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		}
 		return def
 	}
-	var trusted, rateLimit, retain, fsync, backlog, backlogMB, minFree, segment, paths, shutdown, level, strict, reportAuth string
+	var trusted, rateLimit, retain, fsync, backlog, backlogMB, minFree, segment, batch, paths, shutdown, level, strict, reportAuth string
 	fs.StringVar(&cfg.DataDir, "data-dir", env("SITELOG_DATA_DIR", "./data"), "directory for the log (wal/) and the database (sitelog.db) [SITELOG_DATA_DIR]")
 	if m.ingests() {
 		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event, /events and /api/event [SITELOG_INGEST_ADDR]")
@@ -92,6 +95,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		fs.StringVar(&rateLimit, "rate-limit", env("SITELOG_RATE_LIMIT", "0"), "ingest requests per second each client network (IPv4 /24, IPv6 /64) may send, bursts of twice that; past it 429; 0 for no limit [SITELOG_RATE_LIMIT]")
 		fs.StringVar(&trusted, "trusted-proxies", env("SITELOG_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes (or addresses) of reverse proxies whose X-Forwarded-For or X-Real-IP names the client; none when empty [SITELOG_TRUSTED_PROXIES]")
 		fs.StringVar(&retain, "retain-raw", env("SITELOG_RETAIN_RAW", "0"), "days raw events are kept; older ones are deleted, their rollups kept; 0 keeps them all [SITELOG_RETAIN_RAW]")
+		fs.StringVar(&batch, "batch-size", env("SITELOG_BATCH_SIZE", strconv.Itoa(rollup.DefaultBatchSize)), "most log entries the worker applies in one transaction when it is behind; larger applies faster and takes more memory [SITELOG_BATCH_SIZE]")
 		fs.StringVar(&paths, "paths-per-day", env("SITELOG_PATHS_PER_DAY", "10000"), "distinct paths kept per site and day; further new paths count under (other) [SITELOG_PATHS_PER_DAY]")
 		strict = env("SITELOG_STRICT_SITES", "false")
 		fs.BoolFunc("strict-sites", "refuse (403) events for sites not in the registry (sitelog sites add), or whose Origin/Referer is not one of the site's hostnames [SITELOG_STRICT_SITES, default false]", func(v string) error {
@@ -140,10 +144,8 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 			}
 		}
 		cfg.CrashAt = getenv("SITELOG_TEST_CRASH_AT")
-		if v := getenv("SITELOG_TEST_BATCH_SIZE"); v != "" {
-			if cfg.BatchSize, err = strconv.Atoi(v); err != nil || cfg.BatchSize < 1 {
-				return cfg, fmt.Errorf("SITELOG_TEST_BATCH_SIZE %q: must be a whole number", v)
-			}
+		if cfg.BatchSize, err = strconv.Atoi(batch); err != nil || cfg.BatchSize < 1 || cfg.BatchSize > maxBatchSize {
+			return cfg, fmt.Errorf("--batch-size %q: must be a whole number from 1 to %d", batch, maxBatchSize)
 		}
 		if cfg.RateLimit, err = strconv.ParseFloat(rateLimit, 64); err != nil || cfg.RateLimit < 0 || cfg.RateLimit != cfg.RateLimit {
 			return cfg, fmt.Errorf("--rate-limit %q: must be a number of requests per second, 0 for no limit", rateLimit)

@@ -42,7 +42,7 @@ func TestCrashPoints(t *testing.T) {
 				// even where applying is slow (under the race detector, the
 				// worker falls behind the load, and its batches would grow to
 				// tens of seconds each).
-				batch := "SITELOG_TEST_BATCH_SIZE=256"
+				batch := "SITELOG_BATCH_SIZE=256"
 				srv := startChildEnv(t, dir, []string{crashAt, segment, batch})
 				stop := make(chan struct{})
 				result := make(chan []string)

@@ -428,8 +428,11 @@ func TestConfig(t *testing.T) {
 		return fmt.Sprint(c.TrustedProxies) == "[10.0.0.0/8 ::1/128]"
 	})
 	f(nil, map[string]string{"SITELOG_TRUSTED_PROXIES": "192.0.2.1"}, func(c config) bool { return fmt.Sprint(c.TrustedProxies) == "[192.0.2.1/32]" })
+	f(nil, nil, func(c config) bool { return c.BatchSize == rollup.DefaultBatchSize })
+	f([]string{"--batch-size", "4096"}, map[string]string{"SITELOG_BATCH_SIZE": "256"}, func(c config) bool { return c.BatchSize == 4096 })
+	f(nil, map[string]string{"SITELOG_BATCH_SIZE": "256"}, func(c config) bool { return c.BatchSize == 256 })
 
-	for _, args := range [][]string{{"--fsync", "sometimes"}, {"--max-backlog", "-1"}, {"--paths-per-day", "0"}, {"stray"}, {"--rate-limit", "-5"}, {"--rate-limit", "lots"}, {"--retain-raw", "-1"}, {"--retain-raw", "7d"}, {"--pprof-addr", "0.0.0.0:6060"}, {"--pprof-addr", ":6060"}, {"--trusted-proxies", "10.0.0.0/33"}, {"--trusted-proxies", "proxy.internal"}} {
+	for _, args := range [][]string{{"--fsync", "sometimes"}, {"--max-backlog", "-1"}, {"--paths-per-day", "0"}, {"stray"}, {"--rate-limit", "-5"}, {"--rate-limit", "lots"}, {"--retain-raw", "-1"}, {"--retain-raw", "7d"}, {"--pprof-addr", "0.0.0.0:6060"}, {"--pprof-addr", ":6060"}, {"--trusted-proxies", "10.0.0.0/33"}, {"--trusted-proxies", "proxy.internal"}, {"--batch-size", "0"}, {"--batch-size", "2000000"}} {
 		if _, err := parseConfig(modeServe, args, env(nil), io.Discard); err == nil {
 			t.Errorf("parseConfig(%q) accepted", args)
 		}
