@@ -110,14 +110,28 @@ func (m memberKey) hash() int64 {
 	var d xxhash.Digest
 	d.Reset()
 	k := &m.row.key
-	for _, s := range [...]string{k.site, k.dim, k.day, k.value} {
-		d.WriteString(s)
-		d.Write([]byte{0})
-	}
+	writeKey(&d, k.site, k.dim, k.day, k.value)
 	var v [8]byte
 	binary.LittleEndian.PutUint64(v[:], uint64(m.visitor))
 	d.Write(v[:])
 	return int64(d.Sum64())
+}
+
+// writeKey writes the fields of a key to d, each ended by a zero byte so
+// that ("ab", "c") and ("a", "bc") differ.
+func writeKey(d *xxhash.Digest, fields ...string) {
+	for _, f := range fields {
+		d.WriteString(f)
+		d.Write([]byte{0})
+	}
+}
+
+// keyHash is the xxHash64 of a key's fields.
+func keyHash(fields ...string) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	writeKey(&d, fields...)
+	return d.Sum64()
 }
 
 // dimDay is the set of values a stats dimension has on one site and day,

@@ -506,6 +506,9 @@ func (a siteKey) compare(b siteKey) int { return strings.Compare(a.site, b.site)
 func (a siteTypeKey) compare(b siteTypeKey) int {
 	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.typ, b.typ))
 }
+func (k dayUserKey) hash() uint64  { return keyHash(k.site, k.day, k.user) }
+func (k siteUserKey) hash() uint64 { return keyHash(k.site, k.user) }
+
 func (a siteUserKey) compare(b siteUserKey) int {
 	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.user, b.user))
 }
@@ -513,14 +516,15 @@ func (a sitePathKey) compare(b sitePathKey) int {
 	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.path, b.path))
 }
 
-// unknownKeys appends to dst the keys of m that set does not hold, in
-// ascending order.
+// unknownKeys appends to dst the keys of m whose hash set does not hold,
+// in ascending order.
 func unknownKeys[K interface {
 	comparable
 	compare(K) int
-}](dst []K, m map[K]struct{}, set *known[K]) []K {
+	hash() uint64
+}](dst []K, m map[K]struct{}, set *known[uint64]) []K {
 	for k := range m {
-		if !set.has(k) {
+		if !set.has(k.hash()) {
 			dst = append(dst, k)
 		}
 	}
