@@ -308,8 +308,8 @@ func (a *analytics) commit() {
 }
 
 // add counts one event that is not a bot's, on the local day and hour of
-// its time in the site's zone, and returns the id of the visit it joined (0 for an unknown
-// visitor).
+// its time in the site's zone, and returns the id of the visit it joined
+// (0 for an unknown visitor).
 func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *event.Event, day, hour string) (int64, error) {
 	site := e.SiteID
 	pv := e.Type == event.PageView

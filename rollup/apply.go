@@ -506,15 +506,16 @@ func (a siteKey) compare(b siteKey) int { return strings.Compare(a.site, b.site)
 func (a siteTypeKey) compare(b siteTypeKey) int {
 	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.typ, b.typ))
 }
-func (k dayUserKey) hash() uint64  { return keyHash(k.site, k.day, k.user) }
-func (k siteUserKey) hash() uint64 { return keyHash(k.site, k.user) }
-
 func (a siteUserKey) compare(b siteUserKey) int {
 	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.user, b.user))
 }
 func (a sitePathKey) compare(b sitePathKey) int {
 	return cmp.Or(strings.Compare(a.site, b.site), strings.Compare(a.path, b.path))
 }
+
+// The hashes under which the Store remembers stored visitors.
+func (k dayUserKey) hash() uint64  { return keyHash(k.site, k.day, k.user) }
+func (k siteUserKey) hash() uint64 { return keyHash(k.site, k.user) }
 
 // unknownKeys appends to dst the keys of m whose hash set does not hold,
 // in ascending order.
