@@ -82,22 +82,9 @@ func measureDrain(ctx context.Context, client *http.Client, base string, clk clo
 
 // readLag reads the lag from base/metrics, in the Prometheus text format.
 func readLag(ctx context.Context, client *http.Client, base string) (float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/metrics", nil)
+	m, err := scrape(ctx, client, base, LagMetric, LastIndexMetric, AppliedIndexMetric)
 	if err != nil {
-		return 0, fmt.Errorf("GET /metrics: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("GET /metrics: %w", err)
-	}
-	defer resp.Body.Close()
-	defer io.Copy(io.Discard, io.LimitReader(resp.Body, maxMetricsBody))
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("GET /metrics answered %s", resp.Status)
-	}
-	m, err := parseMetrics(io.LimitReader(resp.Body, maxMetricsBody), LagMetric, LastIndexMetric, AppliedIndexMetric)
-	if err != nil {
-		return 0, fmt.Errorf("GET /metrics: %w", err)
+		return 0, err
 	}
 	last, okLast := m[LastIndexMetric]
 	applied, okApplied := m[AppliedIndexMetric]

@@ -1,7 +1,8 @@
 // Package load drives a running sitelog server over HTTP with a seeded,
 // realistic workload and measures what it sustains: requests and events per
-// second, latency quantiles, errors by status, and after the run how fast
-// the server's worker drained the queue lag. It can run the same workload
+// second, latency quantiles, errors by status, the server's peak resident
+// memory through the run, and after the run how fast the server's worker
+// drained the queue lag. It can run the same workload
 // against a bare net/http + encoding/json server in the same process, the
 // reference, and report the ratio of the two.
 //
@@ -211,6 +212,9 @@ type Result struct {
 	Unsent    uint64 `json:"unsent,omitempty"`
 	// Drain is nil for the reference and with Config.NoDrain.
 	Drain *Drain `json:"drain,omitempty"`
+	// ServerMemory is the target's resident memory through the run and
+	// the drain; nil for the reference.
+	ServerMemory *Memory `json:"server_memory,omitempty"`
 }
 
 // Latency holds quantiles in milliseconds, each at most 0.79% above the
@@ -283,10 +287,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if ctx.Err() == nil {
 		d.endpoint = base + cfg.endpoint()
+		mem := sampleMemory(ctx, client, base, clk)
 		rep.Target = d.run(ctx)
-	}
-	if ctx.Err() == nil && !cfg.NoDrain {
-		rep.Target.Drain = measureDrain(ctx, client, base, clk, cfg.DrainTimeout)
+		if ctx.Err() == nil && !cfg.NoDrain {
+			rep.Target.Drain = measureDrain(ctx, client, base, clk, cfg.DrainTimeout)
+		}
+		rep.Target.ServerMemory = mem.finish()
 	}
 	if rep.Target != nil && rep.Reference != nil {
 		rep.Ratio = &Ratio{

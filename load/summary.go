@@ -84,6 +84,18 @@ func writeResult(b *strings.Builder, name string, r *Result) {
 		}
 		fmt.Fprintf(b, " (first: %s)\n", r.FirstError)
 	}
+	if m := r.ServerMemory; m != nil {
+		b.WriteString("  memory    ")
+		switch {
+		case m.Skipped != "":
+			fmt.Fprintf(b, "not measured: %s\n", m.Skipped)
+		case m.Samples == 0:
+			b.WriteString("not measured: the run ended before the first read\n")
+		default:
+			fmt.Fprintf(b, "server resident memory peaked at %.0f MB (%d reads, one every %s)\n",
+				m.PeakBytes/1e6, m.Samples, memoryPoll)
+		}
+	}
 	if d := r.Drain; d != nil {
 		b.WriteString("  drain     ")
 		switch {

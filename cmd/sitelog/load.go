@@ -27,8 +27,9 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), `usage: sitelog load [flags]
 
 Drives a running sitelog server over HTTP with a seeded workload and reports
-requests/s, events/s, latency quantiles, errors by status and, after the run,
-how fast the queue lag drained. Meant for a server of your own, usually on
+requests/s, events/s, latency quantiles, errors by status, the server's peak
+resident memory and, after the run, how fast the queue lag drained. Meant for
+a server of your own, usually on
 127.0.0.1: traffic goes to --url only.
 
 `)
