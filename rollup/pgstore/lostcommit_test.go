@@ -14,15 +14,19 @@ import (
 	"sitelog/internal/pgtest"
 )
 
-// Where a cutProxy cuts the connection, at the client's next write.
+// Where a cutProxy cuts the connection, at the client's next write of a
+// COMMIT.
 const (
 	cutNone   = iota
 	cutBefore // drop the write, then cut: the server never sees it
 	cutAfter  // forward the write, then cut: the server sees it, the answer is lost
 )
 
-// cutProxy forwards TCP connections to a server and cuts them on demand,
-// as a network that fails between a client and PostgreSQL.
+// cutProxy forwards TCP connections to a server and cuts the one that
+// next sends COMMIT, on demand, as a network that fails between a client
+// and PostgreSQL. Matching the COMMIT, rather than cutting whatever is
+// written next, keeps other writes (another of the pool's connections, the
+// tail of a COPY) from taking the cut meant for it.
 type cutProxy struct {
 	l      net.Listener
 	target string
@@ -65,7 +69,10 @@ func (p *cutProxy) serve() {
 				if err != nil {
 					return
 				}
-				mode := p.cut.Swap(cutNone)
+				mode := int32(cutNone)
+				if bytes.Contains(bytes.ToLower(buf[:n]), []byte("commit")) {
+					mode = p.cut.Swap(cutNone)
+				}
 				if mode == cutBefore {
 					return
 				}
