@@ -68,9 +68,9 @@ type response struct {
 	body map[string]any
 }
 
-// do sends a request with the given headers ("Name: value") and decodes
-// the JSON answer.
-func (s *server) do(t *testing.T, method, path string, body io.Reader, headers ...string) response {
+// send sends a request with the given headers ("Name: value") and returns
+// the answer with its body read.
+func (s *server) send(t *testing.T, method, path string, body io.Reader, headers ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, s.srv.URL+path, body)
 	if err != nil {
@@ -90,6 +90,13 @@ func (s *server) do(t *testing.T, method, path string, body io.Reader, headers .
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resp, data
+}
+
+// do sends a request with the given headers and decodes the JSON answer.
+func (s *server) do(t *testing.T, method, path string, body io.Reader, headers ...string) response {
+	t.Helper()
+	resp, data := s.send(t, method, path, body, headers...)
 	r := response{code: resp.StatusCode, hdr: resp.Header}
 	if len(data) > 0 {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/json" {

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -17,25 +16,8 @@ import (
 // (text/plain) and returns the answer: its code, Content-Type and body.
 func (s *server) postPlausible(t *testing.T, body string, headers ...string) (int, string, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, s.srv.URL+"/api/event", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "text/plain")
-	req.Header.Set("User-Agent", "")
-	for _, h := range headers {
-		name, value, _ := strings.Cut(h, ": ")
-		req.Header.Set(name, value)
-	}
-	resp, err := s.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, data := s.send(t, http.MethodPost, "/api/event", strings.NewReader(body),
+		append([]string{"Content-Type: text/plain"}, headers...)...)
 	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
 		t.Errorf("%s: no Access-Control-Allow-Origin", body)
 	}

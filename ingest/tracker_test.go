@@ -27,27 +27,9 @@ func TestTrackerServed(t *testing.T) {
 	s := newServer(t, wal.Options{Fsync: wal.FsyncInterval})
 	get := func(method string, headers ...string) (*http.Response, []byte) {
 		t.Helper()
-		req, err := http.NewRequest(method, s.srv.URL+"/sitelog.js", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
 		// Setting Accept-Encoding also stops the client from
 		// decompressing on its own: the test sees the bytes as sent.
-		req.Header.Set("Accept-Encoding", "identity")
-		for _, h := range headers {
-			name, value, _ := strings.Cut(h, ": ")
-			req.Header.Set(name, value)
-		}
-		resp, err := s.srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, body
+		return s.send(t, method, "/sitelog.js", nil, append([]string{"Accept-Encoding: identity"}, headers...)...)
 	}
 	header := func(resp *http.Response, want ...string) {
 		t.Helper()
