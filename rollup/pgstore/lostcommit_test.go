@@ -61,22 +61,36 @@ func (p *cutProxy) serve() {
 			continue
 		}
 		closeBoth := func() { client.Close(); server.Close() }
+		// muted: the COMMIT went to the server and its answer must not
+		// reach the client. The server's side stays open until the answer
+		// has come, so that the server does commit: closed at once, with
+		// the answer unread, the socket would be reset and the server
+		// might see the reset before the COMMIT.
+		var muted atomic.Bool
 		p.wg.Go(func() {
-			defer closeBoth()
 			buf := make([]byte, 64<<10)
 			for {
 				n, err := client.Read(buf)
 				if err != nil {
+					closeBoth()
 					return
 				}
 				mode := int32(cutNone)
 				if bytes.Contains(bytes.ToLower(buf[:n]), []byte("commit")) {
 					mode = p.cut.Swap(cutNone)
 				}
-				if mode == cutBefore {
+				switch mode {
+				case cutBefore:
+					closeBoth()
+					return
+				case cutAfter:
+					muted.Store(true)
+					server.Write(buf[:n])
+					client.Close()
 					return
 				}
-				if _, err := server.Write(buf[:n]); err != nil || mode == cutAfter {
+				if _, err := server.Write(buf[:n]); err != nil {
+					closeBoth()
 					return
 				}
 			}
@@ -86,7 +100,7 @@ func (p *cutProxy) serve() {
 			buf := make([]byte, 64<<10)
 			for {
 				n, err := server.Read(buf)
-				if err != nil {
+				if err != nil || muted.Load() {
 					return
 				}
 				if _, err := client.Write(buf[:n]); err != nil {
