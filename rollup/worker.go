@@ -61,19 +61,40 @@ type WorkerConfig struct {
 // and a pass reads every raw event once.
 const DefaultPruneEvery = time.Hour
 
+// Target is the database a Worker applies the log into: the SQLite Store,
+// or this process's node of the PostgreSQL store.
+type Target interface {
+	// Applied returns the checkpoint of the log with the given identity:
+	// the index of the last entry applied, 0 for a log never seen.
+	Applied(identity string) (uint64, error)
+	// Apply applies consecutive entries of the log in one transaction with
+	// the new checkpoint. ErrFenced means it never will again.
+	Apply(ctx context.Context, identity string, entries []wal.Entry) error
+}
+
+// ErrFenced is returned by a Target's Apply when another process has taken
+// over the log's checkpoint (another copy of the same PostgreSQL node was
+// started): this process must stop applying, and stop taking events that
+// it could never apply. Run returns it.
+var ErrFenced = errors.New("rollup: fenced: another process now applies this log")
+
 // Worker applies the log to the database, batch after batch, from the
 // database's checkpoint on.
 type Worker struct {
-	store   *Store
+	target  Target
+	store   *Store // the target when it is the SQLite store, nil otherwise
 	src     Source
 	cfg     WorkerConfig
 	logger  *slog.Logger
 	running atomic.Bool
 	ret     retention
+	fenced  error // why Run stopped, when a Target fenced it off
 }
 
-// NewWorker returns a worker that applies src to store.
-func NewWorker(store *Store, src Source, cfg WorkerConfig) *Worker {
+// NewWorker returns a worker that applies src to target. Raw-event
+// retention and rebuild requests are the SQLite store's: with another
+// target, WorkerConfig.RetainRaw is not the worker's business.
+func NewWorker(target Target, src Source, cfg WorkerConfig) *Worker {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = DefaultBatchSize
 	}
@@ -92,7 +113,8 @@ func NewWorker(store *Store, src Source, cfg WorkerConfig) *Worker {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Worker{store: store, src: src, cfg: cfg, logger: cfg.Logger,
+	store, _ := target.(*Store)
+	return &Worker{target: target, store: store, src: src, cfg: cfg, logger: cfg.Logger,
 		ret: retention{keep: cfg.RetainRaw, every: cfg.PruneEvery, now: cfg.Now}}
 }
 
@@ -100,7 +122,8 @@ func NewWorker(store *Store, src Source, cfg WorkerConfig) *Worker {
 func (w *Worker) Running() bool { return w.running.Load() }
 
 // Run applies the log until ctx is done or the log or the store is
-// closed, and then returns nil. A transaction in progress when ctx ends is
+// closed, and then returns nil; or until the target fences it off, and
+// then returns an error that wraps ErrFenced. A transaction in progress when ctx ends is
 // finished, not abandoned. A batch that fails to apply (the database
 // locked past its busy timeout, a full disk) is logged and tried again
 // after a pause, never skipped: what follows it waits.
@@ -111,10 +134,10 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	var applied uint64
 	if !w.retry(ctx, "read the checkpoint", func() (err error) {
-		applied, err = w.store.Applied(id)
+		applied, err = w.target.Applied(id)
 		return err
 	}) {
-		return nil
+		return w.fenced
 	}
 	w.src.SetApplied(applied)
 
@@ -127,13 +150,17 @@ func (w *Worker) Run(ctx context.Context) error {
 		// Between batches, one step of raw-event retention, if due. While
 		// a pass is under way the read below does not wait long for new
 		// events, so an idle server still finishes its pass.
-		pruning, err := w.ret.step(applyCtx, w.store)
-		if err != nil && !errors.Is(err, ErrClosed) {
-			w.logger.Error("rollup: worker could not delete old raw events; trying again later", "err", err)
-		}
-		if now := time.Now(); now.Sub(lastPoll) >= rebuildPoll {
-			lastPoll = now
-			w.rebuild(applyCtx)
+		var pruning bool
+		if w.store != nil {
+			var err error
+			pruning, err = w.ret.step(applyCtx, w.store)
+			if err != nil && !errors.Is(err, ErrClosed) {
+				w.logger.Error("rollup: worker could not delete old raw events; trying again later", "err", err)
+			}
+			if now := time.Now(); now.Sub(lastPoll) >= rebuildPoll {
+				lastPoll = now
+				w.rebuild(applyCtx)
+			}
 		}
 		var batch []wal.Entry
 		if !w.retry(ctx, "read the log", func() error {
@@ -154,15 +181,15 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 			return err
 		}) {
-			return nil
+			return w.fenced
 		}
 		if len(batch) == 0 {
 			continue
 		}
 		if !w.retry(ctx, "apply a batch", func() error {
-			return w.store.Apply(applyCtx, id, batch)
+			return w.target.Apply(applyCtx, id, batch)
 		}) {
-			return nil
+			return w.fenced
 		}
 		applied = batch[len(batch)-1].Index
 		w.src.SetApplied(applied)
@@ -171,8 +198,9 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // retry calls f until it succeeds, waiting longer after each failure. It
-// returns false, without calling f again, once ctx is done or the log or
-// the store is closed: the worker is stopping.
+// returns false, without calling f again, once ctx is done, the log or
+// the store is closed, or the target has fenced the worker off (w.fenced
+// says so): the worker is stopping.
 func (w *Worker) retry(ctx context.Context, what string, f func() error) bool {
 	wait := w.cfg.RetryWait
 	for {
@@ -180,6 +208,10 @@ func (w *Worker) retry(ctx context.Context, what string, f func() error) bool {
 		switch {
 		case err == nil:
 			return true
+		case errors.Is(err, ErrFenced):
+			w.logger.Error("rollup: worker stops: another process applies this log now", "err", err)
+			w.fenced = err
+			return false
 		case errors.Is(err, wal.ErrClosed) || errors.Is(err, ErrClosed) || ctx.Err() != nil:
 			return false
 		}

@@ -428,7 +428,7 @@ func (l *Log) SetApplied(index uint64) {
 // ends farther behind than MaxPadding, or starts after the checkpoint,
 // Prepare refuses.
 func (l *Log) Prepare(applied uint64) error {
-	first, err := l.firstIndex()
+	first, err := l.FirstIndex()
 	if err != nil {
 		return err
 	}
@@ -452,7 +452,9 @@ func (l *Log) Prepare(applied uint64) error {
 	return nil
 }
 
-func (l *Log) firstIndex() (uint64, error) {
+// FirstIndex is the index of the log's first entry: 1 for a new log, more
+// once applied segments are truncated.
+func (l *Log) FirstIndex() (uint64, error) {
 	var first uint64
 	var err error
 	if cerr := l.do(context.Background(), func() { first, err = l.tl.FirstIndex() }); cerr != nil {
