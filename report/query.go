@@ -8,31 +8,69 @@ import (
 )
 
 // The statements of /stats and /stats/events are in this file (those of
-// the query API in apisql.go, of the raw-event views in rawsql.go), because
-// the SQL depends on the dialect (INDEXED BY, SQLite's result codes) and a
-// PostgreSQL backend will follow. These reads touch only rollup tables,
-// never the raw events or the per-user sets, so their cost does not grow
-// with traffic.
+// the query API in apisql.go, of the raw-event views in rawsql.go). These
+// reads touch only rollup tables, never the raw events or the per-user
+// sets, so their cost does not grow with traffic. They are the reports that
+// both stores serve, so each has its statements in a dialect.
 
-// The top-N statements name their index with INDEXED BY: the order they ask
-// for is the index's order, so SQLite walks the first rows of one index
-// range and stops at the limit. Naming the index makes that a promise rather
-// than a planner's choice that could change once statistics are gathered,
-// and a missing index an error rather than a silent sort over every path.
-const (
-	dailyTotalsSQL = `SELECT views, users FROM daily WHERE site_id = ? AND day = ?`
-	siteTotalsSQL  = `SELECT views, users FROM sites WHERE site_id = ?`
+// dialect is the SQL of /stats and /stats/events for one store.
+type dialect struct {
+	dailyTotals, siteTotals     string
+	dailyTopPaths, siteTopPaths string
+	dailyTypes, siteTypes       string
+	// readTx are the options of the transaction in which /stats reads its
+	// totals and top paths from one committed state.
+	readTx sql.TxOptions
+}
 
-	dailyTopPathsSQL = `SELECT path, views FROM daily_paths INDEXED BY daily_paths_top
-		WHERE site_id = ? AND day = ? ORDER BY views DESC, path LIMIT ?`
-	siteTopPathsSQL = `SELECT path, views FROM site_paths INDEXED BY site_paths_top
-		WHERE site_id = ? ORDER BY views DESC, path LIMIT ?`
+// sqliteDialect reads the SQLite store. The top-N statements name their
+// index with INDEXED BY: the order they ask for is the index's order, so
+// SQLite walks the first rows of one index range and stops at the limit.
+// Naming the index makes that a promise rather than a planner's choice
+// that could change once statistics are gathered, and a missing index an
+// error rather than a silent sort over every path. A SQLite transaction
+// sees one snapshot from its first read on.
+var sqliteDialect = dialect{
+	dailyTotals: `SELECT views, users FROM daily WHERE site_id = ? AND day = ?`,
+	siteTotals:  `SELECT views, users FROM sites WHERE site_id = ?`,
 
-	dailyTypesSQL = `SELECT event_type, events FROM daily_types INDEXED BY daily_types_top
-		WHERE site_id = ? AND day = ? ORDER BY events DESC, event_type LIMIT ?`
-	siteTypesSQL = `SELECT event_type, events FROM site_types INDEXED BY site_types_top
-		WHERE site_id = ? ORDER BY events DESC, event_type LIMIT ?`
-)
+	dailyTopPaths: `SELECT path, views FROM daily_paths INDEXED BY daily_paths_top
+		WHERE site_id = ? AND day = ? ORDER BY views DESC, path LIMIT ?`,
+	siteTopPaths: `SELECT path, views FROM site_paths INDEXED BY site_paths_top
+		WHERE site_id = ? ORDER BY views DESC, path LIMIT ?`,
+
+	dailyTypes: `SELECT event_type, events FROM daily_types INDEXED BY daily_types_top
+		WHERE site_id = ? AND day = ? ORDER BY events DESC, event_type LIMIT ?`,
+	siteTypes: `SELECT event_type, events FROM site_types INDEXED BY site_types_top
+		WHERE site_id = ? ORDER BY events DESC, event_type LIMIT ?`,
+
+	readTx: sql.TxOptions{ReadOnly: true},
+}
+
+// postgresDialect reads the PostgreSQL store, where each ingest node
+// counts into rows of its own (node_id) and closed days are folded into
+// one row per key: every count is a sum over the key's rows. Ties sort by
+// byte order (COLLATE "C"), as SQLite's BINARY collation does, so both
+// stores list the same paths whatever the database's locale. REPEATABLE
+// READ gives the two reads of /stats one snapshot, as SQLite does.
+var postgresDialect = dialect{
+	dailyTotals: `SELECT coalesce(sum(views), 0)::bigint, coalesce(sum(users), 0)::bigint
+		FROM daily WHERE site_id = $1 AND day = $2`,
+	siteTotals: `SELECT coalesce(sum(views), 0)::bigint, coalesce(sum(users), 0)::bigint
+		FROM sites WHERE site_id = $1`,
+
+	dailyTopPaths: `SELECT path, sum(views)::bigint AS n FROM daily_paths
+		WHERE site_id = $1 AND day = $2 GROUP BY path ORDER BY n DESC, path COLLATE "C" LIMIT $3`,
+	siteTopPaths: `SELECT path, sum(views)::bigint AS n FROM site_paths
+		WHERE site_id = $1 GROUP BY path ORDER BY n DESC, path COLLATE "C" LIMIT $2`,
+
+	dailyTypes: `SELECT event_type, sum(events)::bigint AS n FROM daily_types
+		WHERE site_id = $1 AND day = $2 GROUP BY event_type ORDER BY n DESC, event_type COLLATE "C" LIMIT $3`,
+	siteTypes: `SELECT event_type, sum(events)::bigint AS n FROM site_types
+		WHERE site_id = $1 GROUP BY event_type ORDER BY n DESC, event_type COLLATE "C" LIMIT $2`,
+
+	readTx: sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+}
 
 // scope is what a report covers: one site on one day, or over all time when
 // day is empty.
@@ -96,13 +134,13 @@ type TypeCount struct {
 // readStats reads the totals and top paths of s in one read transaction, so
 // they come from the same committed state of the worker: the top paths never
 // add up to more views than the total beside them.
-func readStats(ctx context.Context, db *sql.DB, s scope) (Stats, error) {
+func (d *dialect) readStats(ctx context.Context, db *sql.DB, s scope) (Stats, error) {
 	st := Stats{SiteID: s.site, Date: s.date(), TopPaths: []PathViews{}}
-	totalsSQL, topSQL := dailyTotalsSQL, dailyTopPathsSQL
+	totalsSQL, topSQL := d.dailyTotals, d.dailyTopPaths
 	if s.day == "" {
-		totalsSQL, topSQL = siteTotalsSQL, siteTopPathsSQL
+		totalsSQL, topSQL = d.siteTotals, d.siteTopPaths
 	}
-	err := inReadTx(ctx, db, func(tx *sql.Tx) error {
+	err := inTx(ctx, db, d.readTx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, totalsSQL, s.args(false)...).Scan(&st.TotalViews, &st.UniqueUsers)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("totals: %w", err)
@@ -131,11 +169,11 @@ func readStats(ctx context.Context, db *sql.DB, s scope) (Stats, error) {
 }
 
 // readEvents reads the event counts by type of s, most frequent first.
-func readEvents(ctx context.Context, db *sql.DB, s scope) (Events, error) {
+func (d *dialect) readEvents(ctx context.Context, db *sql.DB, s scope) (Events, error) {
 	ev := Events{SiteID: s.site, Date: s.date(), Events: []TypeCount{}}
-	q := dailyTypesSQL
+	q := d.dailyTypes
 	if s.day == "" {
-		q = siteTypesSQL
+		q = d.siteTypes
 	}
 	rows, err := db.QueryContext(ctx, q, s.args(true)...)
 	if err != nil {
@@ -159,7 +197,12 @@ func readEvents(ctx context.Context, db *sql.DB, s scope) (Events, error) {
 // deferred one: the snapshot is taken at the first read and holds until the
 // end, which is all a report needs.
 func inReadTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	return inTx(ctx, db, sql.TxOptions{ReadOnly: true}, fn)
+}
+
+// inTx runs fn in a transaction begun with opts, which writes nothing.
+func inTx(ctx context.Context, db *sql.DB, opts sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, &opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -184,19 +227,31 @@ const (
 )
 
 // unavailable reports whether err means the database could not answer in
-// time (locked, busy or interrupted), so the client should retry later.
-// Context errors are judged by the caller, as they are not the dialect's.
+// time (locked, busy or interrupted; on PostgreSQL also a connection lost,
+// too many clients, a server shutting down, or a transaction it rolled
+// back to be retried), so the client should retry later. Context errors
+// are judged by the caller, as they are not the dialect's.
 func unavailable(err error) bool {
-	// The driver's error type is matched by its method, so this package
-	// needs no driver: main hands it a pool opened elsewhere.
+	// The drivers' error types are matched by their methods, so this
+	// package needs no driver: main hands it a pool opened elsewhere.
 	var coded interface{ Code() int }
-	if !errors.As(err, &coded) {
+	if errors.As(err, &coded) {
+		// Extended result codes carry the primary code in their low byte.
+		switch coded.Code() & 0xff {
+		case sqliteBusy, sqliteLocked, sqliteInterrupt:
+			return true
+		}
 		return false
 	}
-	// Extended result codes carry the primary code in their low byte.
-	switch coded.Code() & 0xff {
-	case sqliteBusy, sqliteLocked, sqliteInterrupt:
-		return true
+	var state interface{ SQLState() string }
+	if errors.As(err, &state) && len(state.SQLState()) == 5 {
+		// SQLSTATE classes: 08 connection exception, 40 transaction
+		// rollback, 53 insufficient resources, 57 operator intervention
+		// (statement cancelled, server shutting down).
+		switch state.SQLState()[:2] {
+		case "08", "40", "53", "57":
+			return true
+		}
 	}
 	return false
 }

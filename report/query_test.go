@@ -2,6 +2,7 @@ package report
 
 import (
 	"database/sql"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -48,12 +49,12 @@ func TestQueryPlans(t *testing.T) {
 		args      []any
 		want      string // a plan line that must be there
 	}{
-		{"daily totals", dailyTotalsSQL, day.args(false), "SEARCH daily USING PRIMARY KEY (site_id=? AND day=?)"},
-		{"site totals", siteTotalsSQL, all.args(false), "SEARCH sites USING PRIMARY KEY (site_id=?)"},
-		{"daily top paths", dailyTopPathsSQL, day.args(true), "SEARCH daily_paths USING COVERING INDEX daily_paths_top (site_id=? AND day=?)"},
-		{"site top paths", siteTopPathsSQL, all.args(true), "SEARCH site_paths USING COVERING INDEX site_paths_top (site_id=?)"},
-		{"daily event types", dailyTypesSQL, day.args(true), "SEARCH daily_types USING COVERING INDEX daily_types_top (site_id=? AND day=?)"},
-		{"site event types", siteTypesSQL, all.args(true), "SEARCH site_types USING COVERING INDEX site_types_top (site_id=?)"},
+		{"daily totals", sqliteDialect.dailyTotals, day.args(false), "SEARCH daily USING PRIMARY KEY (site_id=? AND day=?)"},
+		{"site totals", sqliteDialect.siteTotals, all.args(false), "SEARCH sites USING PRIMARY KEY (site_id=?)"},
+		{"daily top paths", sqliteDialect.dailyTopPaths, day.args(true), "SEARCH daily_paths USING COVERING INDEX daily_paths_top (site_id=? AND day=?)"},
+		{"site top paths", sqliteDialect.siteTopPaths, all.args(true), "SEARCH site_paths USING COVERING INDEX site_paths_top (site_id=?)"},
+		{"daily event types", sqliteDialect.dailyTypes, day.args(true), "SEARCH daily_types USING COVERING INDEX daily_types_top (site_id=? AND day=?)"},
+		{"site event types", sqliteDialect.siteTypes, all.args(true), "SEARCH site_types USING COVERING INDEX site_types_top (site_id=?)"},
 	}
 	for _, tt := range tests {
 		plan := queryPlan(t, db, tt.sql, tt.args...)
@@ -83,6 +84,21 @@ func TestUnavailable(t *testing.T) {
 	f(1, false)       // SQLITE_ERROR
 	f(11, false)      // SQLITE_CORRUPT
 	f(10|(1<<8), false)
+
+	g := func(state string, want bool) {
+		t.Helper()
+		if got := unavailable(fmt.Errorf("query: %w", stateError(state))); got != want {
+			t.Errorf("unavailable(SQLSTATE %s) = %v, want %v", state, got, want)
+		}
+	}
+	g("57014", true)  // query_canceled
+	g("57P01", true)  // admin_shutdown
+	g("08006", true)  // connection_failure
+	g("53300", true)  // too_many_connections
+	g("40001", true)  // serialization_failure
+	g("42P01", false) // undefined_table: a bug, not a wait
+	g("23505", false) // unique_violation
+	g("", false)
 }
 
 // codedError has the shape of the driver's error: a result code behind a
@@ -91,3 +107,10 @@ type codedError int
 
 func (e codedError) Error() string { return "sqlite error" }
 func (e codedError) Code() int     { return int(e) }
+
+// stateError has the shape of pgx's error: a SQLSTATE behind a SQLState
+// method.
+type stateError string
+
+func (e stateError) Error() string    { return "postgres error " + string(e) }
+func (e stateError) SQLState() string { return string(e) }

@@ -68,7 +68,22 @@ type Config struct {
 	// Now is the clock of the reports that look back from the present
 	// (GET /api/v1/realtime). Nil means time.Now.
 	Now func() time.Time
+	// Store is the store the pool reads: SQLite (the zero value) or
+	// PostgreSQL.
+	Store Store
 }
+
+// Store names the store a Handler reads.
+type Store int
+
+const (
+	// SQLite, the embedded store, serves every report.
+	SQLite Store = iota
+	// PostgreSQL, the store of several ingest nodes, serves /stats and
+	// /stats/events; the query API, realtime and the raw-event list answer
+	// 501 until its analytics rollups exist.
+	PostgreSQL
+)
 
 // Keys finds report keys by their token; *sites.Registry is one.
 type Keys interface {
@@ -90,6 +105,8 @@ type Handler struct {
 	wrap        func(name string, h http.Handler) http.Handler
 	log         *slog.Logger
 	now         func() time.Time
+	store       Store
+	d           *dialect
 	router      *httprouter.Router
 }
 
@@ -105,6 +122,11 @@ func New(db *sql.DB, cfg Config) *Handler {
 		wrap:        cfg.Wrap,
 		log:         cfg.Logger,
 		now:         cfg.Now,
+		store:       cfg.Store,
+		d:           &sqliteDialect,
+	}
+	if h.store == PostgreSQL {
+		h.d = &postgresDialect
 	}
 	if h.now == nil {
 		h.now = time.Now
@@ -131,11 +153,11 @@ func New(db *sql.DB, cfg Config) *Handler {
 // JSON; routes that main adds afterwards (/metrics, /healthz, /readyz) are
 // unaffected and stay open.
 func (h *Handler) Register(r *httprouter.Router) {
-	r.Handler(http.MethodGet, "/stats", h.wrap("stats", h.authenticated(serveScoped(h, readStats))))
-	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", h.authenticated(serveScoped(h, readEvents))))
-	r.Handler(http.MethodPost, "/api/v1/query", h.wrap("api_query", h.authenticated(http.HandlerFunc(h.serveQuery))))
-	r.Handler(http.MethodGet, "/api/v1/realtime", h.wrap("realtime", h.authenticated(http.HandlerFunc(h.serveRealtime))))
-	r.Handler(http.MethodGet, "/api/v1/events", h.wrap("events_list", h.authenticated(http.HandlerFunc(h.serveEventsList))))
+	r.Handler(http.MethodGet, "/stats", h.wrap("stats", h.authenticated(serveScoped(h, h.d.readStats))))
+	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", h.authenticated(serveScoped(h, h.d.readEvents))))
+	r.Handler(http.MethodPost, "/api/v1/query", h.wrap("api_query", h.authenticated(h.sqliteOnly(h.serveQuery))))
+	r.Handler(http.MethodGet, "/api/v1/realtime", h.wrap("realtime", h.authenticated(h.sqliteOnly(h.serveRealtime))))
+	r.Handler(http.MethodGet, "/api/v1/events", h.wrap("events_list", h.authenticated(h.sqliteOnly(h.serveEventsList))))
 	r.Handler(http.MethodGet, "/api/v1/openapi.json", h.wrap("openapi", http.HandlerFunc(h.serveOpenAPI)))
 	if h.admin != nil {
 		admin := h.wrap("admin_sites", h.adminOnly(h.admin))
@@ -150,6 +172,17 @@ func (h *Handler) Register(r *httprouter.Router) {
 	}
 	r.NotFound = http.HandlerFunc(h.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(h.methodNotAllowed)
+}
+
+// sqliteOnly is f on the SQLite store; on PostgreSQL it answers 501, as
+// the rollups and raw-event columns f reads are not there yet.
+func (h *Handler) sqliteOnly(f http.HandlerFunc) http.Handler {
+	if h.store == SQLite {
+		return f
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.fail(w, r, fmt.Errorf("%w: %s is served from the SQLite store only; with PostgreSQL, use /stats and /stats/events", errNotImplemented, r.URL.Path))
+	})
 }
 
 // ServeHTTP serves the report's routes.
@@ -193,8 +226,9 @@ func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 // Errors of the request rather than of the database; fail maps them to
 // their status.
 var (
-	errNotFound = errors.New("no such route")
-	errMethod   = errors.New("method not allowed")
+	errNotFound       = errors.New("no such route")
+	errMethod         = errors.New("method not allowed")
+	errNotImplemented = errors.New("not implemented")
 )
 
 // paramError is a missing or invalid query parameter: a 400 whose message
@@ -228,6 +262,8 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, errMethod):
 		writeError(w, http.StatusMethodNotAllowed, err.Error())
+	case errors.Is(err, errNotImplemented):
+		writeError(w, http.StatusNotImplemented, err.Error())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), unavailable(err):
 		if r.Context().Err() == nil {
 			// A client that went away needs no log line; a database that
