@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"sitelog/derive"
@@ -30,8 +31,11 @@ func (m mode) reports() bool  { return m != modeIngest }
 
 // config is everything the command line and environment decide.
 type config struct {
-	Mode         mode
-	DataDir      string
+	Mode    mode
+	DataDir string
+	// DB is the PostgreSQL store's URL (--db), or "" for the SQLite
+	// store under DataDir.
+	DB           string
 	IngestAddr   string
 	ReportAddr   string
 	Fsync        wal.FsyncMode
@@ -85,6 +89,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 	}
 	var trusted, rateLimit, retain, fsync, backlog, backlogMB, minFree, segment, batch, paths, shutdown, level, strict, reportAuth string
 	fs.StringVar(&cfg.DataDir, "data-dir", env("SITELOG_DATA_DIR", "./data"), "directory for the log (wal/) and the database (sitelog.db) [SITELOG_DATA_DIR]")
+	fs.StringVar(&cfg.DB, "db", env("SITELOG_DB", ""), "PostgreSQL URL (postgres://user:pass@host/db) to apply into and report from, shared by several ingest nodes; empty for SQLite under --data-dir [SITELOG_DB]")
 	if m.ingests() {
 		fs.StringVar(&cfg.IngestAddr, "ingest-addr", env("SITELOG_INGEST_ADDR", ":3001"), "address for POST /event, /events and /api/event [SITELOG_INGEST_ADDR]")
 		fs.StringVar(&fsync, "fsync", env("SITELOG_FSYNC", "always"), "always: fsync each group commit before answering 202 (survives power loss); interval: fsync every 100ms (survives a crash of the process) [SITELOG_FSYNC]")
@@ -120,6 +125,9 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	var err error
+	if err := checkDB(cfg.DB); err != nil {
+		return cfg, err
+	}
 	if m.ingests() {
 		if cfg.Fsync, err = wal.ParseFsyncMode(fsync); err != nil {
 			return cfg, fmt.Errorf("--fsync: %w", err)
@@ -184,6 +192,14 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		return cfg, fmt.Errorf("--log-level %q: must be debug, info, warn or error", level)
 	}
 	return cfg, nil
+}
+
+// checkDB accepts an empty --db (SQLite) or a PostgreSQL URL.
+func checkDB(db string) error {
+	if db == "" || strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		return nil
+	}
+	return fmt.Errorf("--db: must be empty (SQLite under --data-dir) or a postgres:// URL")
 }
 
 // loopback reports whether addr is host:port with a loopback host.

@@ -96,6 +96,17 @@ func startChild(t *testing.T, dataDir string, extra ...string) *instance {
 func startChildEnv(t *testing.T, dataDir string, env []string, extra ...string) *instance {
 	t.Helper()
 	args := append([]string{"serve", "--data-dir", dataDir, "--ingest-addr", "127.0.0.1:0", "--report-addr", "127.0.0.1:0"}, extra...)
+	return startArgs(t, args, env)
+}
+
+// startArgs runs sitelog with args as a child process and waits until it
+// listens on each address its command serves.
+func startArgs(t *testing.T, args, env []string) *instance {
+	t.Helper()
+	listeners := 1
+	if args[0] == "serve" {
+		listeners = 2
+	}
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(append(os.Environ(), env...), childEnv+"="+strings.Join(args, " "))
 	pr, pw := io.Pipe()
@@ -111,10 +122,10 @@ func startChildEnv(t *testing.T, dataDir string, env []string, extra ...string) 
 			<-inst.exited
 		}
 		if t.Failed() {
-			t.Logf("child stderr:\n%s", inst.stderr)
+			t.Logf("child %s stderr:\n%s", args[0], inst.stderr)
 		}
 	})
-	addrs := waitListening(t, pr, inst.stderr, 2)
+	addrs := waitListening(t, pr, inst.stderr, listeners)
 	inst.ingest, inst.report = addrs["ingest"], addrs["report"]
 	return inst
 }

@@ -1,6 +1,7 @@
 // Command sitelog is a self-hosted website analytics server: it takes
 // events over HTTP into a durable log, applies them exactly once to SQLite
-// rollups, and serves reports and a dashboard from those rollups.
+// rollups (or, with --db, to a PostgreSQL database shared by several
+// ingest nodes), and serves reports and a dashboard from those rollups.
 //
 //	sitelog serve    ingest, worker, reports and dashboard in one process
 //	sitelog ingest   ingest and worker only
@@ -9,6 +10,7 @@
 //	sitelog sites    the sites registry: add, list, remove
 //	sitelog keys     report keys: create, list, revoke
 //	sitelog goals    conversion goals: add, list, remove
+//	sitelog node     nodes of a PostgreSQL store: retire
 //	sitelog version  print the version
 package main
 
@@ -44,6 +46,7 @@ commands:
   load     drive a running server with a seeded workload and measure it
   backup   write a consistent copy of the database while the server runs
   rebuild  recompute the rollups from the raw events (after a time zone change)
+  node     nodes of a PostgreSQL store: retire
   sites    the sites registry: add, list, remove
   keys     report keys: create, list, revoke
   goals    conversion goals: add, list, remove
@@ -78,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runGoals(ctx, args[1:], getenv, stdout, stderr)
 	case "rebuild":
 		return runRebuild(ctx, args[1:], getenv, stdout, stderr)
+	case "node":
+		return runNode(ctx, args[1:], getenv, stdout, stderr)
 	}
 	var m mode
 	switch args[0] {

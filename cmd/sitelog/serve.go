@@ -23,6 +23,7 @@ import (
 	"sitelog/metrics"
 	"sitelog/report"
 	"sitelog/rollup"
+	"sitelog/rollup/pgstore"
 	"sitelog/sites"
 	"sitelog/wal"
 )
@@ -43,7 +44,14 @@ const (
 // first, so every request in flight is answered; then the registry's
 // polling; then the worker, after it has applied what the log holds or the
 // shutdown timeout passed; then the log, then the database.
+//
+// With --db, the worker applies into PostgreSQL as this data directory's
+// node, and reports read PostgreSQL; the sites registry and report keys
+// stay in the data directory's SQLite database. A node fenced off by
+// another process started on the same node stops the whole process.
 func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
+	ctx, stopWith := context.WithCancelCause(ctx)
+	defer stopWith(nil)
 	reg := metrics.NewRegistry()
 	httpm := metrics.NewHTTP(reg)
 	dbPath := filepath.Join(cfg.DataDir, "sitelog.db")
@@ -99,14 +107,34 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			return err
 		}
 		closers = append(closers, closer{"log", log.Close})
-		applied, err := store.Applied(log.Identity())
+		var target rollup.Target = store
+		if cfg.DB != "" {
+			node, err := attachNode(ctx, cfg, log, logger, reg)
+			if err != nil {
+				return err
+			}
+			closers = append(closers, closer{"PostgreSQL node", node.close})
+			target = node
+		} else {
+			applied, err := store.Applied(log.Identity())
+			if err != nil {
+				return err
+			}
+			if err := log.Prepare(applied); err != nil {
+				return err
+			}
+		}
+		worker = rollup.NewWorker(target, log, rollup.WorkerConfig{Logger: logger, RetainRaw: cfg.RetainRaw, BatchSize: cfg.BatchSize})
+	} else if cfg.DB != "" {
+		// A report node of PostgreSQL keeps its sites registry and keys
+		// in a SQLite database of its own, made here on its first start.
+		local, err := rollup.Open(dbPath, rollup.Options{Logger: logger})
 		if err != nil {
 			return err
 		}
-		if err := log.Prepare(applied); err != nil {
+		if err := local.Close(); err != nil {
 			return err
 		}
-		worker = rollup.NewWorker(store, log, rollup.WorkerConfig{Logger: logger, RetainRaw: cfg.RetainRaw, BatchSize: cfg.BatchSize})
 	}
 
 	// The sites registry and the report keys, read through a read-only
@@ -134,13 +162,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	if worker != nil {
 		workerDone.Go(func() {
 			if err := worker.Run(workerCtx); err != nil {
-				logger.Error("rollup worker stopped", "err", err)
+				logger.Error("rollup worker stopped; stopping the process", "err", err)
+				stopWith(err)
 			}
 		})
 		closers = append(closers, closer{"worker", func() error {
 			// The listeners are closed by now, so nothing more is appended:
 			// give the worker until the shutdown timeout to apply the rest.
-			drainWorker(log, cfg.ShutdownTimeout)
+			drainWorker(log, worker, cfg.ShutdownTimeout)
 			stopWorker()
 			workerDone.Wait()
 			return nil
@@ -183,20 +212,33 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	if cfg.Mode.reports() {
 		admin := sites.NewAPI(registry, func() (*sql.DB, error) { return rollup.OpenAdmin(dbPath) }, logger)
 		closers = append(closers, closer{"admin API database", admin.Close})
-		r := newRouter(reg, httpm, func() error { return readers.PingContext(ctx) })
-		report.New(readers, report.Config{
+		reports, store := readers, report.SQLite
+		if cfg.DB != "" {
+			if reports, err = pgstore.OpenReaders(ctx, cfg.DB); err != nil {
+				return err
+			}
+			closers = append(closers, closer{"PostgreSQL report pool", reports.Close})
+			store = report.PostgreSQL
+		}
+		r := newRouter(reg, httpm, func() error { return reports.PingContext(ctx) })
+		report.New(reports, report.Config{
 			Logger:      logger,
 			Wrap:        httpm.Wrap,
 			Keys:        registry,
 			RequireKeys: cfg.RequireKeys,
 			Admin:       admin,
+			Store:       store,
 		}).Register(r)
-		dashboard.New(dashboard.Config{
-			Keys:        registry,
-			RequireKeys: cfg.RequireKeys,
-			Sites:       func() []sites.Site { return registry.Snapshot().Sites() },
-			Wrap:        httpm.Wrap,
-		}).Register(r)
+		// The dashboard draws the query API's answers, which only the
+		// SQLite store gives so far.
+		if cfg.DB == "" {
+			dashboard.New(dashboard.Config{
+				Keys:        registry,
+				RequireKeys: cfg.RequireKeys,
+				Sites:       func() []sites.Site { return registry.Snapshot().Sites() },
+				Wrap:        httpm.Wrap,
+			}).Register(r)
+		}
 		servers = append(servers, newServer(ctx, cfg.ReportAddr, r))
 		names = append(names, "report")
 	}
@@ -227,6 +269,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	}
 	select {
 	case <-ctx.Done():
+		if cause := context.Cause(ctx); errors.Is(cause, rollup.ErrFenced) {
+			err = cause
+		}
 		logger.Info("sitelog shutting down")
 	case err = <-errc:
 		logger.Error("http server failed", "err", err)
@@ -251,9 +296,9 @@ type closer struct {
 
 // drainWorker waits, up to timeout, for the worker to apply every entry
 // the log holds. What it does not reach is applied at the next start.
-func drainWorker(log *wal.Log, timeout time.Duration) {
+func drainWorker(log *wal.Log, worker *rollup.Worker, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
-	for log.Applied() < log.LastIndex() && time.Now().Before(deadline) {
+	for log.Applied() < log.LastIndex() && worker.Running() && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -1,0 +1,413 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"sitelog/internal/pgtest"
+)
+
+// clusterSite is the site of the cluster tests' events.
+const clusterSite = "cluster"
+
+// clusterDays are the days of the cluster tests' events.
+var clusterDays = []string{"2025-11-14", "2025-11-15"}
+
+// startNode runs `sitelog ingest` on dataDir as a node of the PostgreSQL
+// database at dsn.
+func startNode(t *testing.T, dataDir, dsn string, extra ...string) *instance {
+	t.Helper()
+	return startArgs(t, append([]string{"ingest", "--data-dir", dataDir, "--db", dsn, "--ingest-addr", "127.0.0.1:0"}, extra...), nil)
+}
+
+// clusterEvent is the body of the i-th event of load worker w, with its
+// id in the page URL's query (stored, counted in no rollup). Users and
+// paths repeat across workers, so one user reaches the site through
+// every node.
+func clusterEvent(w, i int) (id, body string) {
+	id = fmt.Sprintf("w%d-%d", w, i)
+	typ := "page_view"
+	if i%7 == 3 {
+		typ = "signup"
+	}
+	body = fmt.Sprintf(`{"site_id":%q,"event_type":%q,"url":"http://cluster.test/p/%d?%s","user_id":"u%d","timestamp":"%sT10:%02d:00Z"}`,
+		clusterSite, typ, (i*7+w)%40, id, (i+w)%30, clusterDays[i%2], i%60)
+	return id, body
+}
+
+// clusterLoad posts events from several goroutines, each to the nodes in
+// turn (their addresses are read at every request, as a node restarts on
+// a new port), until stop is closed. It returns the bodies answered 202,
+// by id.
+func clusterLoad(nodes *atomic.Pointer[[]string], workers int, stop <-chan struct{}) map[string]string {
+	var mu sync.Mutex
+	acked := map[string]string{}
+	var wg sync.WaitGroup
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				urls := *nodes.Load()
+				id, body := clusterEvent(w, i)
+				resp, err := client.Post(urls[(i+w)%len(urls)]+"/event", "application/json", strings.NewReader(body))
+				if err != nil {
+					time.Sleep(5 * time.Millisecond) // a node down: not acknowledged
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusAccepted {
+					mu.Lock()
+					acked[id] = body
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return acked
+}
+
+// pollStats reads /stats of clusterSite on the report node until stop is
+// closed, and fails t if an answer ever goes back (totals down) or shows
+// half a batch (top paths, all of them, not adding up to the total).
+func pollStats(t *testing.T, reportURL string, stop <-chan struct{}) (polls int) {
+	var last int64
+	for {
+		select {
+		case <-stop:
+			return polls
+		case <-time.After(20 * time.Millisecond):
+		}
+		resp, err := http.Get(reportURL + "/stats?site_id=" + clusterSite + "&limit=100")
+		if err != nil {
+			continue
+		}
+		var st struct {
+			TotalViews int64 `json:"total_views"`
+			TopPaths   []struct {
+				Views int64 `json:"views"`
+			} `json:"top_paths"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || err != nil {
+			continue // 503 while PostgreSQL restarts
+		}
+		polls++
+		var sum int64
+		for _, p := range st.TopPaths {
+			sum += p.Views
+		}
+		if st.TotalViews < last {
+			t.Errorf("total views went down from %d to %d", last, st.TotalViews)
+		}
+		if sum != st.TotalViews {
+			t.Errorf("top paths add up to %d views, the total says %d: a half-applied batch", sum, st.TotalViews)
+		}
+		last = st.TotalViews
+	}
+}
+
+// TestCluster runs three ingest nodes and a report process on one
+// PostgreSQL, with a load spread over the nodes during which one node is
+// killed with SIGKILL and restarted and PostgreSQL restarts in immediate
+// mode (a crash). Afterwards every acknowledged event is stored exactly
+// once, the checkpoints account for every raw event, the rollups equal a
+// recount, the report process answers what a single SQLite server answers
+// for the same events, and PostgreSQL broke no deadlock.
+func TestCluster(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.NewDatabase(t)
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	nodes := make([]*instance, len(dirs))
+	urls := make([]string, len(dirs))
+	for i, dir := range dirs {
+		nodes[i] = startNode(t, dir, dsn)
+		urls[i] = nodes[i].ingest
+	}
+	var current atomic.Pointer[[]string]
+	current.Store(&urls)
+	rep := startArgs(t, []string{"report", "--data-dir", t.TempDir(), "--db", dsn, "--report-addr", "127.0.0.1:0"}, nil)
+
+	stopPoll := make(chan struct{})
+	polled := make(chan int)
+	go func() { polled <- pollStats(t, rep.report, stopPoll) }()
+	stop := make(chan struct{})
+	result := make(chan map[string]string)
+	go func() { result <- clusterLoad(&current, 6, stop) }()
+
+	time.Sleep(600 * time.Millisecond)
+	nodes[1].kill(t)
+	time.Sleep(200 * time.Millisecond)
+	nodes[1] = startNode(t, dirs[1], dsn)
+	restarted := append([]string(nil), urls...)
+	restarted[1] = nodes[1].ingest
+	current.Store(&restarted)
+	time.Sleep(400 * time.Millisecond)
+	srv.Restart(t, "immediate")
+	time.Sleep(600 * time.Millisecond)
+	close(stop)
+	acked := <-result
+	for _, n := range nodes {
+		waitApplied(t, n.ingest)
+	}
+	close(stopPoll)
+	if n := <-polled; n == 0 {
+		t.Error("the report poller never had an answer")
+	}
+	if len(acked) == 0 {
+		t.Fatal("no event was acknowledged")
+	}
+
+	conn := pgConnect(t, dsn)
+	stored := checkClusterStored(t, conn, acked)
+	checkClusterRecount(t, conn)
+
+	// The same events through one SQLite server: every report the
+	// PostgreSQL store serves answers the same. The same events are those
+	// stored, which may include one a node logged but whose 202 the kill
+	// cut off.
+	single := startChild(t, t.TempDir())
+	for id := range stored {
+		var w, i int
+		if _, err := fmt.Sscanf(id, "w%d-%d", &w, &i); err != nil {
+			t.Fatalf("stored id %q: %v", id, err)
+		}
+		_, body := clusterEvent(w, i)
+		if status, resp := post(t, single.ingest+"/event", body); status != http.StatusAccepted {
+			t.Fatalf("POST to the SQLite server: %d %s", status, resp)
+		}
+	}
+	waitApplied(t, single.ingest)
+	for _, q := range []string{"/stats?site_id=cluster&limit=100", "/stats/events?site_id=cluster"} {
+		for _, day := range append([]string{""}, clusterDays...) {
+			url := q
+			if day != "" {
+				url += "&date=" + day
+			}
+			_, want := get(t, single.report+url)
+			status, got := get(t, rep.report+url)
+			if status != http.StatusOK || got != want {
+				t.Errorf("GET %s: PostgreSQL answers %d\n%s\nSQLite answers\n%s", url, status, got, want)
+			}
+		}
+	}
+	if log := srv.Log(t); strings.Contains(log, "deadlock detected") || strings.Contains(log, "could not serialize") {
+		t.Errorf("PostgreSQL broke a deadlock or a serialization conflict:\n%s", log)
+	}
+	t.Logf("%d events acknowledged through 3 nodes, one killed, PostgreSQL restarted; all stored once", len(acked))
+}
+
+// pgConnect connects to dsn for the test's own queries.
+func pgConnect(t *testing.T, dsn string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// pgCount runs a query returning one number.
+func pgCount(t *testing.T, conn *pgx.Conn, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := conn.QueryRow(context.Background(), sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// checkClusterStored asserts that every acknowledged event is stored
+// exactly once, nothing twice, and that the nodes' checkpoints account
+// for every raw event. It returns the ids stored.
+func checkClusterStored(t *testing.T, conn *pgx.Conn, acked map[string]string) map[string]int64 {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), "SELECT query, count(*) FROM events GROUP BY query")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := map[string]int64{}
+	for rows.Next() {
+		var id string
+		var n int64
+		if err := rows.Scan(&id, &n); err != nil {
+			t.Fatal(err)
+		}
+		stored[id] = n
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for id, n := range stored {
+		if n != 1 {
+			t.Errorf("event %s stored %d times", id, n)
+		}
+	}
+	for id := range acked {
+		if stored[id] != 1 {
+			t.Errorf("acknowledged event %s stored %d times", id, stored[id])
+		}
+	}
+	// Every log entry is an event here (fsync=always pads no log), so the
+	// checkpoints sum to the raw events.
+	raw := pgCount(t, conn, "SELECT count(*) FROM events")
+	if sum := pgCount(t, conn, "SELECT sum(applied_index)::bigint FROM nodes"); sum != raw {
+		t.Errorf("checkpoints sum to %d, raw events are %d", sum, raw)
+	}
+	if raw != int64(len(stored)) || len(stored) < len(acked) {
+		t.Errorf("%d raw events, %d ids, %d acknowledged", raw, len(stored), len(acked))
+	}
+	return stored
+}
+
+// checkClusterRecount asserts that every rollup, summed over its nodes'
+// rows, equals a recount of the raw events.
+func checkClusterRecount(t *testing.T, conn *pgx.Conn) {
+	t.Helper()
+	day := `to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+	for _, q := range []string{
+		`SELECT count(*) FROM ((SELECT site_id, day, sum(views), sum(events), sum(users), sum(bots) FROM daily GROUP BY 1, 2) EXCEPT
+		   (SELECT site_id, ` + day + `, count(*) FILTER (WHERE event_type = 'page_view' AND NOT bot), count(*) FILTER (WHERE NOT bot),
+		     count(DISTINCT nullif(user_id, '')) FILTER (WHERE NOT bot), count(*) FILTER (WHERE bot) FROM events GROUP BY 1, 2)) d`,
+		`SELECT count(*) FROM ((SELECT site_id, day, path, sum(views) FROM daily_paths GROUP BY 1, 2, 3) EXCEPT
+		   (SELECT site_id, ` + day + `, path, count(*) FROM events WHERE NOT bot AND event_type = 'page_view' GROUP BY 1, 2, 3)) d`,
+		`SELECT count(*) FROM ((SELECT site_id, day, event_type, sum(events) FROM daily_types GROUP BY 1, 2, 3) EXCEPT
+		   (SELECT site_id, ` + day + `, event_type, count(*) FROM events WHERE NOT bot GROUP BY 1, 2, 3)) d`,
+		`SELECT count(*) FROM ((SELECT site_id, sum(views), sum(events), sum(users) FROM sites GROUP BY 1) EXCEPT
+		   (SELECT site_id, count(*) FILTER (WHERE event_type = 'page_view'), count(*), count(DISTINCT nullif(user_id, ''))
+		     FROM events WHERE NOT bot GROUP BY 1)) d`,
+	} {
+		if bad := pgCount(t, conn, q); bad != 0 {
+			t.Errorf("%d rollup rows differ from a recount of raw events:\n%s", bad, q)
+		}
+	}
+}
+
+// TestClusterSecondProcess starts a second process as an existing node:
+// on the same data directory the log's lock refuses it; on a copy of the
+// data directory it starts and fences the first off, which stops; with
+// the node's id but a new log it is refused. A node is then retired, and
+// a retired node never starts again.
+func TestClusterSecondProcess(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.NewDatabase(t)
+	dirA := t.TempDir()
+	a := startNode(t, dirA, dsn)
+	event := func(n *instance, i int) {
+		t.Helper()
+		_, body := clusterEvent(0, i)
+		if status, resp := post(t, n.ingest+"/event", body); status != http.StatusAccepted {
+			t.Fatalf("POST /event: %d %s", status, resp)
+		}
+	}
+	event(a, 1)
+	waitApplied(t, a.ingest)
+
+	// Same data directory: the log's lock.
+	code, out := runCapture(t, "ingest", "--data-dir", dirA, "--db", dsn, "--ingest-addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(out, "another sitelog process") {
+		t.Errorf("second process on the same data directory: exit %d\n%s", code, out)
+	}
+
+	// A copy of the data directory: the copy attaches and the original,
+	// at its next batch, finds itself fenced off and stops.
+	a.stop(t)
+	dirB := t.TempDir()
+	copyDir(t, dirA, dirB)
+	a = startNode(t, dirA, dsn)
+	b := startNode(t, dirB, dsn)
+	event(a, 2)
+	select {
+	case err := <-a.exited:
+		if err == nil || !strings.Contains(a.stderr.String(), "fenced") {
+			t.Errorf("fenced node exited with %v\n%s", err, a.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the fenced node is still running\n%s", a.stderr)
+	}
+	event(b, 3)
+	waitApplied(t, b.ingest)
+
+	// The node's id with a new log.
+	dirC := t.TempDir()
+	copyFile(t, filepath.Join(dirA, nodeIDFile), filepath.Join(dirC, nodeIDFile))
+	code, out = runCapture(t, "ingest", "--data-dir", dirC, "--db", dsn, "--ingest-addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(out, "identity does not match") {
+		t.Errorf("the node's id with a new log: exit %d\n%s", code, out)
+	}
+
+	// Retire: refused while the node runs, then done once it stopped.
+	code, out = runCapture(t, "node", "retire", "--data-dir", dirB, "--db", dsn)
+	if code != 1 || !strings.Contains(out, "the node is running") {
+		t.Errorf("retire a running node: exit %d\n%s", code, out)
+	}
+	b.stop(t)
+	code, out = runCapture(t, "node", "retire", "--data-dir", dirB, "--db", dsn)
+	if code != 0 || !strings.Contains(out, "retired") {
+		t.Fatalf("retire: exit %d\n%s", code, out)
+	}
+	conn := pgConnect(t, dsn)
+	if n := pgCount(t, conn, "SELECT count(*) FROM events"); n != 2 {
+		t.Errorf("%d raw events stored, want 2 (the fenced node's event was never applied)", n)
+	}
+	if n := pgCount(t, conn, "SELECT count(*) FROM nodes WHERE status = 'retired'"); n != 1 {
+		t.Errorf("%d nodes retired, want 1", n)
+	}
+	code, out = runCapture(t, "ingest", "--data-dir", dirB, "--db", dsn, "--ingest-addr", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(out, "retired") {
+		t.Errorf("start a retired node: exit %d\n%s", code, out)
+	}
+	// A new data directory joins as a new node, with a new id.
+	c := startNode(t, t.TempDir(), dsn)
+	event(c, 4)
+	waitApplied(t, c.ingest)
+	if n := pgCount(t, conn, "SELECT max(id) FROM nodes"); n != 2 {
+		t.Errorf("the new node has id %d, want 2", n)
+	}
+}
+
+// runCapture runs sitelog in this process until it exits, and returns its
+// exit code and what it wrote.
+func runCapture(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := run(ctx, args, func(string) string { return "" }, &out, &out)
+	return code, out.String()
+}
+
+// copyDir copies the directory tree from to to, as an operator would.
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	if out, err := exec.Command("cp", "-a", from+"/.", to).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	// The copy is of a stopped node: its lock file is free, and stays
+	// the copy's own.
+	if _, err := os.Stat(filepath.Join(to, "wal")); err != nil {
+		t.Fatal(err)
+	}
+}
