@@ -167,6 +167,17 @@ func (s *Server) Restart(t testing.TB, mode string) {
 	}
 }
 
+// Log returns what the server has written to its log so far, for tests
+// that assert what it reported, such as that it broke no deadlock.
+func (s *Server) Log(t testing.TB) string {
+	t.Helper()
+	log, err := os.ReadFile(s.logPath())
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return string(log)
+}
+
 // HLL reports whether the hll extension (Debian's postgresql-15-hll) can
 // be created on the server: its files are installed and its library loads.
 func (s *Server) HLL(t testing.TB) bool {
