@@ -43,10 +43,11 @@ const commitAttempts = 3
 const reconnectFor = 30 * time.Second
 
 // Apply applies entries of the node's log in one transaction: it compares
-// and sets the node's checkpoint under this process's epoch, and copies
-// the raw events. Entries at or below the checkpoint are dropped, so
-// applying a range again after a crash changes nothing; the rest must
-// continue the checkpoint without a gap (ErrNotNext). An entry with nil
+// and sets the node's checkpoint under this process's epoch, copies the
+// raw events and adds them to the node's rollups (rollups.go). Entries at
+// or below the checkpoint are dropped, so applying a range again after a
+// crash changes nothing; the rest must continue the checkpoint without a
+// gap (ErrNotNext). An entry with nil
 // Data is a no-op, and one that does not decode is logged and skipped;
 // either way its index is applied. oldest is the time of the oldest event
 // left unapplied in the log after entries, or zero when entries reach the
@@ -88,6 +89,7 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 	}
 
 	rows := make([][]any, 0, len(entries))
+	t := newTally()
 	var days []int64
 	var ev event.Event
 	for _, e := range entries {
@@ -99,6 +101,7 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 			continue
 		}
 		rows = append(rows, eventRow(n.id, e.Index, &ev))
+		t.add(n.s, &ev)
 		days = append(days, unixDay(ev.Time))
 	}
 	var watermark *time.Time // NULL: caught up, the database's now()
@@ -119,7 +122,7 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 			}
 			return err
 		}
-		err = n.commit(ctx, rows, last, watermark)
+		err = n.commit(ctx, rows, t, last, watermark)
 		var lost *lostCommit
 		switch {
 		case err == nil:
@@ -140,6 +143,11 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 				return nil
 			}
 			n.s.logger.Warn("pgstore: the lost COMMIT did not take effect; committing the batch again", "node", n.id, "last", last)
+		case conflict(err):
+			// Every writer takes rows in one order (rollups.go, Fold),
+			// so this is not expected; but the server rolled the batch
+			// back, and it may be applied again.
+			n.s.logger.Warn("pgstore: the batch conflicted with another transaction; applying it again", "node", n.id, "last", last, "err", err)
 		case lostConnection(err):
 			// Before COMMIT: the server rolls the transaction back when
 			// its connection goes, and the pool dials a new one.
@@ -153,8 +161,10 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 
 // commit runs the transaction of one batch. READ COMMITTED is enough: the
 // compare-and-set of the node's row is what orders this node's batches,
-// and other nodes write other rows.
-func (n *Node) commit(ctx context.Context, rows [][]any, last uint64, watermark *time.Time) error {
+// other nodes write other rows of the rollups, and the user sets are
+// inserted with ON CONFLICT, which waits for a concurrent insert of the
+// same user to commit or roll back before it decides.
+func (n *Node) commit(ctx context.Context, rows [][]any, t *tally, last uint64, watermark *time.Time) error {
 	tx, err := n.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return err
@@ -177,6 +187,9 @@ func (n *Node) commit(ctx context.Context, rows [][]any, last uint64, watermark 
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("copy events: %w", err)
 		}
+	}
+	if err := n.writeRollups(ctx, tx, t); err != nil {
+		return err
 	}
 	if n.beforeCommit != nil {
 		n.beforeCommit()
@@ -203,6 +216,13 @@ func lostConnection(err error) bool {
 	}
 	return errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
 		errors.As(err, &netErr) || errors.As(err, &connectErr)
+}
+
+// conflict reports whether the server rolled a transaction back to break
+// a deadlock or for a serialization failure: one to try again.
+func conflict(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40P01" || pgErr.Code == "40001")
 }
 
 // sleep waits for d, or until ctx is done.

@@ -112,7 +112,8 @@ func (p *cutProxy) serve() {
 }
 
 // TestLostCommit cuts the connection as Apply sends COMMIT: whether the
-// server committed or not, the batch ends up stored exactly once.
+// server committed or not, the batch ends up stored, and counted in the
+// rollups, exactly once.
 func TestLostCommit(t *testing.T) {
 	srv := pgtest.Start(t)
 	f := func(name string, mode int32, retried bool) {
@@ -147,6 +148,8 @@ func TestLostCommit(t *testing.T) {
 			if _, applied := nodeRow(t, s, n.ID()); applied != 30 {
 				t.Errorf("checkpoint %d; want 30", applied)
 			}
+			// The rollups commit with the raw events, and count them once.
+			recounted(t, s)
 			if !strings.Contains(logs.String(), "connection lost during COMMIT") {
 				t.Errorf("no lost COMMIT logged:\n%s", &logs)
 			}

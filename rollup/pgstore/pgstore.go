@@ -1,7 +1,7 @@
 // Package pgstore is the PostgreSQL store, for several ingest nodes that
 // each apply their own log into one shared database: the node side of it
-// (identity, fencing, the checkpoint, raw events and their partitions).
-// Rollups on PostgreSQL are to follow.
+// (identity, fencing, the checkpoint, raw events and their partitions)
+// and the rollups that the reports read, kept per node (rollups.go).
 //
 // A node is a data directory with one log. The database allocates its id
 // at first start and binds the log's identity to it; each start bumps the
@@ -21,6 +21,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"sitelog/rollup"
 )
 
 // Errors of Attach, Apply and Retire, for errors.Is. Attach also returns
@@ -47,6 +49,13 @@ type Options struct {
 	// Logger receives skipped records and lost commits; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Zone returns the time zone of a site's days; nil, or a nil result,
+	// means UTC. The nodes of a Store call it at once: it must be safe for
+	// concurrent use.
+	Zone func(site string) *time.Location
+	// PathsPerDay is the most distinct paths each node stores per site
+	// and day; 0 means rollup.DefaultPathsPerDay.
+	PathsPerDay int
 }
 
 // idleInTransaction is how long the server keeps a transaction of ours
@@ -59,8 +68,10 @@ const idleInTransaction = 10 * time.Second
 // Store is an open PostgreSQL store. Its methods are safe for concurrent
 // use.
 type Store struct {
-	pool   *pgxpool.Pool
-	logger *slog.Logger
+	pool        *pgxpool.Pool
+	logger      *slog.Logger
+	zone        func(site string) *time.Location
+	pathsPerDay int
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
@@ -68,6 +79,9 @@ type Store struct {
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
+	}
+	if opts.PathsPerDay == 0 {
+		opts.PathsPerDay = rollup.DefaultPathsPerDay
 	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
@@ -82,7 +96,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	return &Store{pool: pool, logger: opts.Logger}, nil
+	return &Store{pool: pool, logger: opts.Logger, zone: opts.Zone, pathsPerDay: opts.PathsPerDay}, nil
 }
 
 // Close closes the connections.
