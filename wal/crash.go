@@ -16,15 +16,16 @@ import (
 // (default the first) it reaches that point, leaving the disk exactly as
 // a crash there would.
 const (
-	CrashAfterWrite     = "after-write"     // a group is written, not yet fsynced
-	CrashAfterFsync     = "after-fsync"     // a group is fsynced, not yet acknowledged
-	CrashAtRotation     = "at-rotation"     // a group created a segment, its directory entry not yet fsynced
-	CrashAfterDBCommit  = "after-db-commit" // the database committed a batch, the log not yet told
-	CrashBeforeTruncate = "before-truncate" // whole applied segments are about to be removed
-	CrashMidTruncate    = "mid-truncate"    // a truncation has written its .START file, removed nothing yet
+	CrashAfterWrite     = "after-write"      // a group is written, not yet fsynced
+	CrashAfterFsync     = "after-fsync"      // a group is fsynced, not yet acknowledged
+	CrashAtRotation     = "at-rotation"      // a group created a segment, its directory entry not yet fsynced
+	CrashBeforeDBCommit = "before-db-commit" // the database has a batch's writes, not yet its COMMIT (see BeforeDBCommit)
+	CrashAfterDBCommit  = "after-db-commit"  // the database committed a batch, the log not yet told
+	CrashBeforeTruncate = "before-truncate"  // whole applied segments are about to be removed
+	CrashMidTruncate    = "mid-truncate"     // a truncation has written its .START file, removed nothing yet
 )
 
-var crashPoints = []string{CrashAfterWrite, CrashAfterFsync, CrashAtRotation, CrashAfterDBCommit, CrashBeforeTruncate, CrashMidTruncate}
+var crashPoints = []string{CrashAfterWrite, CrashAfterFsync, CrashAtRotation, CrashBeforeDBCommit, CrashAfterDBCommit, CrashBeforeTruncate, CrashMidTruncate}
 
 // crash is a parsed Options.CrashAt.
 type crash struct {
@@ -52,9 +53,15 @@ func parseCrash(s string) (*crash, error) {
 	return nil, fmt.Errorf("crash point %q: unknown; known: %s", s, strings.Join(crashPoints, ", "))
 }
 
+// BeforeDBCommit is the crash point CrashBeforeDBCommit: a database that
+// writes a batch in several statements calls it just before the batch's
+// COMMIT, from the worker.
+func (l *Log) BeforeDBCommit() { l.crashpoint(CrashBeforeDBCommit) }
+
 // crashpoint kills the process if it is the configured crash point's turn.
-// It is called from the owner goroutine, except for CrashAfterDBCommit,
-// whose count is only reached from the one worker.
+// It is called from the owner goroutine, except for CrashBeforeDBCommit
+// and CrashAfterDBCommit, whose counts are only reached from the one
+// worker.
 func (l *Log) crashpoint(name string) {
 	c := l.crash
 	if c == nil || c.point != name {

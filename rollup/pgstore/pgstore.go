@@ -56,6 +56,10 @@ type Options struct {
 	// PathsPerDay is the most distinct paths each node stores per site
 	// and day; 0 means rollup.DefaultPathsPerDay.
 	PathsPerDay int
+	// BeforeCommit, if set, runs before each batch's COMMIT, once its
+	// rows are written: crash tests stop the process there
+	// (wal.Log.BeforeDBCommit).
+	BeforeCommit func()
 }
 
 // idleInTransaction is how long the server keeps a transaction of ours
@@ -68,10 +72,11 @@ const idleInTransaction = 10 * time.Second
 // Store is an open PostgreSQL store. Its methods are safe for concurrent
 // use.
 type Store struct {
-	pool        *pgxpool.Pool
-	logger      *slog.Logger
-	zone        func(site string) *time.Location
-	pathsPerDay int
+	pool         *pgxpool.Pool
+	logger       *slog.Logger
+	zone         func(site string) *time.Location
+	pathsPerDay  int
+	beforeCommit func()
 }
 
 // Open connects to the database at dsn (a postgres:// URL or key=value
@@ -96,7 +101,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: %w", err)
 	}
-	return &Store{pool: pool, logger: opts.Logger, zone: opts.Zone, pathsPerDay: opts.PathsPerDay}, nil
+	return &Store{pool: pool, logger: opts.Logger, zone: opts.Zone, pathsPerDay: opts.PathsPerDay, beforeCommit: opts.BeforeCommit}, nil
 }
 
 // Close closes the connections.
