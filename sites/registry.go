@@ -64,6 +64,15 @@ func (r *Registry) Check(siteID, origin string) error { return r.cur.Load().Chec
 // HasKeys is Snapshot().HasKeys.
 func (r *Registry) HasKeys() bool { return r.cur.Load().HasKeys() }
 
+// Zone is the time zone of a registered site's days, nil for a site not in
+// the registry (whose days are UTC's): the Zone option of the stores.
+func (r *Registry) Zone(site string) *time.Location {
+	if s, ok := r.cur.Load().Site(site); ok {
+		return s.Location()
+	}
+	return nil
+}
+
 // Lookup is Snapshot().Lookup.
 func (r *Registry) Lookup(token string) (site string, admin, ok bool) {
 	return r.cur.Load().Lookup(token)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"sitelog/internal/pgtest"
+	"sitelog/wal"
 )
 
 // clusterSite is the site of the cluster tests' events.
@@ -409,5 +411,116 @@ func copyDir(t *testing.T, from, to string) {
 	// the copy's own.
 	if _, err := os.Stat(filepath.Join(to, "wal")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestClusterCrashPoints kills one of two nodes at the named crash points
+// of a node's path, in the middle of a load over both, and restarts it:
+// after the log's fsync before the 202, after the batch's rows are
+// written before its COMMIT, and after the COMMIT before the log learns
+// of it. Every acknowledged event is stored exactly once and the rollups
+// equal a recount.
+func TestClusterCrashPoints(t *testing.T) {
+	points := []struct {
+		name  string
+		count func() int // how many times the point is passed before the crash
+	}{
+		{wal.CrashAfterFsync, func() int { return 100 + rand.IntN(500) }},
+		{wal.CrashBeforeDBCommit, func() int { return 5 + rand.IntN(20) }},
+		{wal.CrashAfterDBCommit, func() int { return 5 + rand.IntN(20) }},
+	}
+	srv := pgtest.Start(t)
+	for _, p := range points {
+		t.Run(p.name, func(t *testing.T) {
+			dsn := srv.NewDatabase(t)
+			dirs := []string{t.TempDir(), t.TempDir()}
+			// Batches of at most 256 events: commits come many a second,
+			// under the race detector too.
+			batch := "SITELOG_BATCH_SIZE=256"
+			crashAt := fmt.Sprintf("SITELOG_TEST_CRASH_AT=%s:%d", p.name, p.count())
+			nodeArgs := func(dir string) []string {
+				return []string{"ingest", "--data-dir", dir, "--db", dsn, "--ingest-addr", "127.0.0.1:0"}
+			}
+			crashing := startArgs(t, nodeArgs(dirs[0]), []string{batch, crashAt})
+			other := startArgs(t, nodeArgs(dirs[1]), []string{batch})
+			urls := []string{crashing.ingest, other.ingest}
+			var current atomic.Pointer[[]string]
+			current.Store(&urls)
+			stop := make(chan struct{})
+			result := make(chan map[string]string)
+			go func() { result <- clusterLoad(&current, 6, stop) }()
+			select {
+			case <-crashing.exited:
+			case <-time.After(2 * time.Minute):
+				t.Fatalf("%s never reached", crashAt)
+			}
+			close(stop)
+			acked := <-result
+			restarted := startArgs(t, nodeArgs(dirs[0]), []string{batch})
+			waitApplied(t, restarted.ingest)
+			waitApplied(t, other.ingest)
+			conn := pgConnect(t, dsn)
+			checkClusterStored(t, conn, acked)
+			checkClusterRecount(t, conn)
+			if !strings.Contains(crashing.stderr.String(), "crash point reached") {
+				t.Errorf("the node did not stop at its crash point:\n%s", crashing.stderr)
+			}
+			t.Logf("%s: %d events acknowledged, all stored once", crashAt, len(acked))
+		})
+	}
+}
+
+// TestClusterLateEventAfterRetention has a node crash holding an event
+// five days old that it logged but never applied, while another node's
+// retention drops that day's raw events: when the node comes back, it
+// applies the event into a new partition of the day, and the day's
+// rollups count both events.
+func TestClusterLateEventAfterRetention(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.NewDatabase(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	nodeArgs := func(dir string, extra ...string) []string {
+		return append([]string{"ingest", "--data-dir", dir, "--db", dsn, "--ingest-addr", "127.0.0.1:0"}, extra...)
+	}
+	old := time.Now().UTC().AddDate(0, 0, -5)
+	day := old.Format(time.DateOnly)
+	body := func(id string) string {
+		return fmt.Sprintf(`{"site_id":%q,"url":"http://cluster.test/late?%s","user_id":%q,"timestamp":%q}`,
+			clusterSite, id, id, old.Format(time.RFC3339))
+	}
+	a := startArgs(t, nodeArgs(dirA), []string{"SITELOG_TEST_CRASH_AT=" + wal.CrashBeforeDBCommit})
+	b := startArgs(t, nodeArgs(dirB, "--retain-raw", "1"), nil)
+	if status, resp := post(t, b.ingest+"/event", body("b1")); status != http.StatusAccepted {
+		t.Fatalf("POST to B: %d %s", status, resp)
+	}
+	waitApplied(t, b.ingest)
+	if status, resp := post(t, a.ingest+"/event", body("a1")); status != http.StatusAccepted {
+		t.Fatalf("POST to A: %d %s", status, resp)
+	}
+	select {
+	case <-a.exited:
+	case <-time.After(time.Minute):
+		t.Fatal("A never reached its crash point")
+	}
+
+	// B's retention runs as it starts: the day goes.
+	b.stop(t)
+	b = startArgs(t, nodeArgs(dirB, "--retain-raw", "1"), nil)
+	waitUntil(t, "B's retention to drop the day", func() bool {
+		return strings.Contains(b.stderr.String(), "dropped days of raw events")
+	})
+	conn := pgConnect(t, dsn)
+	if n := pgCount(t, conn, "SELECT count(*) FROM events"); n != 0 {
+		t.Fatalf("%d raw events left after retention, want 0", n)
+	}
+
+	a = startArgs(t, nodeArgs(dirA), nil)
+	waitApplied(t, a.ingest)
+	var id string
+	if err := conn.QueryRow(context.Background(), "SELECT string_agg(query, ',') FROM events").Scan(&id); err != nil || id != "a1" {
+		t.Errorf("raw events after the late apply: %q (%v), want a1", id, err)
+	}
+	if n := pgCount(t, conn, "SELECT sum(views)::bigint FROM daily WHERE site_id = $1 AND day = $2", clusterSite, day); n != 2 {
+		t.Errorf("the day's rollups count %d views, want 2", n)
 	}
 }

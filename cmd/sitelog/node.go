@@ -21,6 +21,7 @@ import (
 	"sitelog/internal/durable"
 	"sitelog/rollup"
 	"sitelog/rollup/pgstore"
+	"sitelog/sites"
 	"sitelog/wal"
 )
 
@@ -36,13 +37,18 @@ const (
 	clockEvery     = time.Minute
 )
 
-// Raw-event retention on PostgreSQL: every node runs it (an advisory lock
-// makes the passes take turns), dropping whole days. retainMargin covers
-// events whose own time lies before their receipt: a client's timestamp,
-// or a batch sent late.
+// Housekeeping on PostgreSQL, which every node runs (advisory locks make
+// the nodes take turns), every housekeepEvery:
+//   - raw-event retention drops whole days; retainMargin covers events
+//     whose own time lies before their receipt: a client's timestamp, or a
+//     batch sent late;
+//   - days that ended foldAfter ago (in UTC: more than any site's zone is
+//     behind) are folded from one row per node into one, so that reads of
+//     long ranges do not grow with the number of nodes.
 const (
-	retainEvery  = time.Hour
-	retainMargin = 48 * time.Hour
+	housekeepEvery = time.Hour
+	retainMargin   = 48 * time.Hour
+	foldAfter      = 2 * 24 * time.Hour
 )
 
 // pgNode is this process as a node of a PostgreSQL store, the rollup
@@ -66,8 +72,9 @@ type pgNode struct {
 // directory's log to it as a node: the id saved in the directory, or a
 // new one that it saves. The log must not have been prepared yet: the
 // node's checkpoint, from the database, is what prepares it.
-func attachNode(ctx context.Context, cfg config, log *wal.Log, logger *slog.Logger, reg prometheus.Registerer) (*pgNode, error) {
-	store, err := pgstore.Open(ctx, cfg.DB, pgstore.Options{Logger: logger})
+// zone gives the sites' time zones, whose days the rollups count in.
+func attachNode(ctx context.Context, cfg config, log *wal.Log, logger *slog.Logger, reg prometheus.Registerer, zone func(string) *time.Location) (*pgNode, error) {
+	store, err := pgstore.Open(ctx, cfg.DB, pgstore.Options{Logger: logger, Zone: zone, PathsPerDay: cfg.PathsPerDay, BeforeCommit: log.BeforeDBCommit})
 	if err != nil {
 		return nil, err
 	}
@@ -80,9 +87,7 @@ func attachNode(ctx context.Context, cfg config, log *wal.Log, logger *slog.Logg
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	p.stop = stop
 	p.wg.Go(func() { p.watchClock(bg) })
-	if cfg.RetainRaw > 0 {
-		p.wg.Go(func() { p.retain(bg, cfg.RetainRaw) })
-	}
+	p.wg.Go(func() { p.housekeep(bg, cfg.RetainRaw) })
 	return p, nil
 }
 
@@ -215,18 +220,29 @@ func (p *pgNode) watchClock(ctx context.Context) {
 	}
 }
 
-// retain drops the days of raw events older than keep, every retainEvery
-// until ctx ends. Rollups keep them counted.
-func (p *pgNode) retain(ctx context.Context, keep time.Duration) {
+// housekeep folds closed days and, when keep is not 0, drops the days of
+// raw events older than keep (rollups keep them counted), every
+// housekeepEvery until ctx ends.
+func (p *pgNode) housekeep(ctx context.Context, keep time.Duration) {
 	for {
-		dropped, err := p.store.Retain(ctx, time.Now().Add(-keep), retainMargin)
+		before := time.Now().UTC().Add(-foldAfter).Format(time.DateOnly)
+		folded, err := p.store.Fold(ctx, before)
 		switch {
 		case err != nil && ctx.Err() == nil:
-			p.logger.Error("could not drop old raw events; trying again later", "err", err)
-		case len(dropped) > 0:
-			p.logger.Info("dropped days of raw events past retention", "days", len(dropped), "oldest", dropped[0].Format(time.DateOnly))
+			p.logger.Error("could not fold the rollups of closed days; trying again later", "err", err)
+		case folded > 0:
+			p.logger.Info("folded the rollups of closed days into one row per key", "before", before, "rows", folded)
 		}
-		if sleepCtx(ctx, retainEvery) != nil {
+		if keep > 0 {
+			dropped, err := p.store.Retain(ctx, time.Now().Add(-keep), retainMargin)
+			switch {
+			case err != nil && ctx.Err() == nil:
+				p.logger.Error("could not drop old raw events; trying again later", "err", err)
+			case len(dropped) > 0:
+				p.logger.Info("dropped days of raw events past retention", "days", len(dropped), "oldest", dropped[0].Format(time.DateOnly))
+			}
+		}
+		if sleepCtx(ctx, housekeepEvery) != nil {
 			return
 		}
 	}
@@ -323,7 +339,19 @@ func runNode(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer log.Close()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	store, err := pgstore.Open(ctx, *db, pgstore.Options{Logger: logger})
+	// What the log still holds counts in the sites' zones of the node's
+	// registry, as the node would have counted it. (The cap on paths per
+	// day is the default one.)
+	readers, err := rollup.OpenReadOnly(filepath.Join(dataDir, "sitelog.db"))
+	if err != nil {
+		return fail(err)
+	}
+	defer readers.Close()
+	registry, err := sites.Load(ctx, readers, sites.Options{Logger: logger})
+	if err != nil {
+		return fail(err)
+	}
+	store, err := pgstore.Open(ctx, *db, pgstore.Options{Logger: logger, Zone: registry.Zone})
 	if err != nil {
 		return fail(err)
 	}

@@ -92,12 +92,7 @@ func runRebuild(ctx context.Context, args []string, getenv func(string) string, 
 
 	// The store first: it brings the schema up to date for the registry.
 	var registry *sites.Registry
-	store, err := rollup.Open(dbPath, rollup.Options{Zone: func(id string) *time.Location {
-		if s, ok := registry.Snapshot().Site(id); ok {
-			return s.Location()
-		}
-		return nil
-	}})
+	store, err := rollup.Open(dbPath, rollup.Options{Zone: func(id string) *time.Location { return registry.Zone(id) }})
 	if err != nil {
 		return fail(err)
 	}

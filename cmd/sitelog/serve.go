@@ -76,18 +76,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	defer stopWorker()
 	var workerDone sync.WaitGroup
 	if cfg.Mode.ingests() {
+		// Days count in each site's time zone. The worker starts only
+		// once the registry is loaded, below.
+		zone := func(site string) *time.Location { return registry.Zone(site) }
 		store, err = rollup.Open(dbPath, rollup.Options{
 			PathsPerDay: cfg.PathsPerDay,
 			Logger:      logger,
 			Metrics:     rollup.NewMetrics(reg),
-			// Days count in each site's time zone. The worker starts only
-			// once the registry is loaded, below.
-			Zone: func(site string) *time.Location {
-				if s, ok := registry.Snapshot().Site(site); ok {
-					return s.Location()
-				}
-				return nil
-			},
+			Zone:        zone,
 		})
 		if err != nil {
 			return err
@@ -109,7 +105,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		closers = append(closers, closer{"log", log.Close})
 		var target rollup.Target = store
 		if cfg.DB != "" {
-			node, err := attachNode(ctx, cfg, log, logger, reg)
+			node, err := attachNode(ctx, cfg, log, logger, reg, zone)
 			if err != nil {
 				return err
 			}
