@@ -3,9 +3,7 @@ package rollup
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -177,6 +175,8 @@ type analytics struct {
 	cands   map[memberKey]struct{}
 	newMemb []member
 	goals   map[string][]goal
+	// db is the batch's transaction.
+	db analyticsDB
 }
 
 const (
@@ -236,8 +236,9 @@ func (a *analytics) forget() {
 	a.nextID = 0
 }
 
-// begin starts a batch.
-func (a *analytics) begin(ctx context.Context, tx *sql.Tx, st *statements) error {
+// begin starts a batch in the transaction db.
+func (a *analytics) begin(ctx context.Context, db analyticsDB) error {
+	a.db = db
 	clear(a.bLatest)
 	clear(a.bClock)
 	clear(a.bValues)
@@ -248,27 +249,19 @@ func (a *analytics) begin(ctx context.Context, tx *sql.Tx, st *statements) error
 	clear(a.cands)
 	a.newMemb = a.newMemb[:0]
 	if a.nextID == 0 {
-		if err := tx.StmtContext(ctx, st.maxSession).QueryRowContext(ctx).Scan(&a.nextID); err != nil {
+		last, err := db.lastSession(ctx)
+		if err != nil {
 			return fmt.Errorf("session ids: %w", err)
 		}
-		a.nextID++
+		a.nextID = last + 1
 	}
 	a.firstID = a.nextID
-	a.goals = make(map[string][]goal)
-	rows, err := tx.StmtContext(ctx, st.goals).QueryContext(ctx)
+	goals, err := db.goals(ctx)
 	if err != nil {
 		return fmt.Errorf("goals: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var site string
-		var g goal
-		if err := rows.Scan(&site, &g.name, &g.event, &g.path); err != nil {
-			return err
-		}
-		a.goals[site] = append(a.goals[site], g)
-	}
-	return rows.Err()
+	a.goals = goals
+	return nil
 }
 
 // commit folds the batch into the committed knowledge, once its
@@ -310,7 +303,7 @@ func (a *analytics) commit() {
 // add counts one event that is not a bot's, on the local day and hour of
 // its time in the site's zone, and returns the id of the visit it joined
 // (0 for an unknown visitor).
-func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *event.Event, day, hour string) (int64, error) {
+func (a *analytics) add(ctx context.Context, e *event.Event, day, hour string) (int64, error) {
 	site := e.SiteID
 	pv := e.Type == event.PageView
 	visitor := int64(e.Visitor)
@@ -320,7 +313,7 @@ func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *even
 	}
 	member := visitor != 0
 	count := func(dim, value string) error {
-		r, err := a.row(ctx, tx, st, statKey{site, dim, day, value})
+		r, err := a.row(ctx, statKey{site, dim, day, value})
 		if err != nil {
 			return err
 		}
@@ -372,7 +365,7 @@ func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *even
 		return 0, nil
 	}
 
-	s, err := a.visit(ctx, tx, st, e, day, hour)
+	s, err := a.visit(ctx, e, day, hour)
 	if err != nil {
 		return 0, err
 	}
@@ -401,9 +394,9 @@ func (a *analytics) add(ctx context.Context, tx *sql.Tx, st *statements, e *even
 // visit puts the event of a known visitor in a visit, continuing the
 // visitor's latest one if the event is within VisitTimeout of it, and
 // moves the visit's contribution (visits, bounces, duration) to match.
-func (a *analytics) visit(ctx context.Context, tx *sql.Tx, st *statements, e *event.Event, day, hour string) (*session, error) {
+func (a *analytics) visit(ctx context.Context, e *event.Event, day, hour string) (*session, error) {
 	site, visitor, t := e.SiteID, int64(e.Visitor), e.Time.UnixMicro()
-	clock, err := a.siteClock(ctx, tx, st, site)
+	clock, err := a.siteClock(ctx, site)
 	if err != nil {
 		return nil, err
 	}
@@ -411,7 +404,7 @@ func (a *analytics) visit(ctx context.Context, tx *sql.Tx, st *statements, e *ev
 	a.bClock[site] = clock
 
 	vk := visitorKey{site, visitor}
-	s, err := a.latestVisit(ctx, tx, st, vk)
+	s, err := a.latestVisit(ctx, vk)
 	if err != nil {
 		return nil, err
 	}
@@ -424,7 +417,7 @@ func (a *analytics) visit(ctx context.Context, tx *sql.Tx, st *statements, e *ev
 			a.touched[s.id] = s
 			a.bLatest[vk] = s
 		}
-		if err := a.contribute(ctx, tx, st, s, -1); err != nil {
+		if err := a.contribute(ctx, s, -1); err != nil {
 			return nil, err
 		}
 		s.start, s.last = min(s.start, t), max(s.last, t)
@@ -450,7 +443,7 @@ func (a *analytics) visit(ctx context.Context, tx *sql.Tx, st *statements, e *ev
 			s.exit, s.exitTS = e.Path, t
 		}
 	}
-	if err := a.contribute(ctx, tx, st, s, +1); err != nil {
+	if err := a.contribute(ctx, s, +1); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -473,14 +466,14 @@ func visitValues(e *event.Event) [len(VisitDims)]string {
 // has exactly one page view, its duration) to the rows it counts under:
 // the site's totals and start hour, and each of its visit values, on the
 // day it started.
-func (a *analytics) contribute(ctx context.Context, tx *sql.Tx, st *statements, s *session, sign int64) error {
+func (a *analytics) contribute(ctx context.Context, s *session, sign int64) error {
 	var bounce int64
 	if s.pageviews == 1 {
 		bounce = 1
 	}
 	dur := (s.last - s.start) / 1e6
 	add := func(dim, value string) error {
-		r, err := a.row(ctx, tx, st, statKey{s.site, dim, s.day, value})
+		r, err := a.row(ctx, statKey{s.site, dim, s.day, value})
 		if err != nil {
 			return err
 		}
@@ -517,11 +510,11 @@ func (a *analytics) contribute(ctx context.Context, tx *sql.Tx, st *statements, 
 
 // row returns the batch's row that counts k: k's own, or the dimension's
 // (other) row on a day that has no room for k's value.
-func (a *analytics) row(ctx context.Context, tx *sql.Tx, st *statements, k statKey) (*row, error) {
+func (a *analytics) row(ctx context.Context, k statKey) (*row, error) {
 	if r := a.rows[k]; r != nil {
 		return r, nil
 	}
-	value, err := a.capped(ctx, tx, st, dimDay{k.site, k.dim, k.day}, k.value)
+	value, err := a.capped(ctx, dimDay{k.site, k.dim, k.day}, k.value)
 	if err != nil {
 		return nil, err
 	}
@@ -540,34 +533,21 @@ func (a *analytics) row(ctx context.Context, tx *sql.Tx, st *statements, k statK
 // the day has capLimit values. A value once admitted stays admitted, so
 // the same (dimension, day, value) always counts under the same row. The
 // site's totals and its hours are never capped.
-func (a *analytics) capped(ctx context.Context, tx *sql.Tx, st *statements, k dimDay, value string) (string, error) {
+func (a *analytics) capped(ctx context.Context, k dimDay, value string) (string, error) {
 	if k.dim == DimTotal || k.dim == DimHour {
 		return value, nil
 	}
 	stored := a.values[k]
 	if stored == nil {
-		stored = make(map[string]struct{})
-		rows, err := tx.StmtContext(ctx, st.valuesOf).QueryContext(ctx, k.site, k.dim, k.day, OtherPath)
-		if err != nil {
-			return "", err
-		}
-		for rows.Next() {
-			var v string
-			if err := rows.Scan(&v); err != nil {
-				rows.Close()
-				return "", err
-			}
-			stored[v] = struct{}{}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return "", err
-		}
+		var err error
 		// What the batch admitted before is in bValues, not in stored:
-		// stored is only what was committed before the batch began. But
-		// the read above ran inside the batch's transaction, before any
-		// stats row was written (rows are written at the end), so it
-		// holds exactly the committed values.
+		// stored is only what was committed before the batch began. The
+		// read runs inside the batch's transaction, but before any stats
+		// row is written (rows are written at the end), so it returns
+		// exactly the committed values.
+		if stored, err = a.db.values(ctx, k); err != nil {
+			return "", err
+		}
 		a.values[k] = stored
 		a.nValues += len(stored)
 	}
@@ -589,84 +569,36 @@ func (a *analytics) capped(ctx context.Context, tx *sql.Tx, st *statements, k di
 	return value, nil
 }
 
-func (a *analytics) siteClock(ctx context.Context, tx *sql.Tx, st *statements, site string) (int64, error) {
+func (a *analytics) siteClock(ctx context.Context, site string) (int64, error) {
 	if t, ok := a.bClock[site]; ok {
 		return t, nil
 	}
 	if t, ok := a.clock[site]; ok {
 		return t, nil
 	}
-	var t int64
-	err := tx.StmtContext(ctx, st.clockOf).QueryRowContext(ctx, site).Scan(&t)
-	if errors.Is(err, sql.ErrNoRows) {
-		t, err = 0, nil
-	}
-	return t, err
+	return a.db.clock(ctx, site)
 }
 
 // latestVisit returns the visitor's latest visit (greatest last event,
 // then greatest id), or nil.
-func (a *analytics) latestVisit(ctx context.Context, tx *sql.Tx, st *statements, k visitorKey) (*session, error) {
+func (a *analytics) latestVisit(ctx context.Context, k visitorKey) (*session, error) {
 	if s, ok := a.bLatest[k]; ok {
 		return s, nil
 	}
 	if s, ok := a.latest.get(k); ok {
 		return s, nil
 	}
-	s := &session{site: k.site, visitor: k.visitor}
-	err := tx.StmtContext(ctx, st.sessionOf).QueryRowContext(ctx, k.site, k.visitor).Scan(
-		&s.id, &s.start, &s.last, &s.exitTS, &s.day, &s.hour, &s.pageviews, &s.events, &s.entry, &s.exit,
-		&s.vals[0], &s.vals[1], &s.vals[2], &s.vals[3], &s.vals[4], &s.vals[5], &s.vals[6],
-		&s.vals[7], &s.vals[8], &s.vals[9], &s.vals[10])
-	if errors.Is(err, sql.ErrNoRows) {
-		a.latest.put(k, nil) // what the database holds: no visit yet
-		return nil, nil
-	}
+	s, err := a.db.latestSession(ctx, k)
 	if err != nil {
 		return nil, err
 	}
-	a.latest.put(k, s)
+	a.latest.put(k, s) // nil is what the database holds: no visit yet
 	return s, nil
-}
-
-// notInV3 returns the members of fresh, new to stats_visitors on the
-// site's day, that stats_visitors_v3 does not hold either: a database
-// migrated from schema 3 keeps there, without their day, the members of
-// the days it had. scratch is reused for the arguments.
-func (a *analytics) notInV3(ctx context.Context, tx *sql.Tx, st *statements, site, day string, fresh []int64, scratch []any) ([]int64, error) {
-	if len(fresh) == 0 {
-		return fresh, nil
-	}
-	var last string
-	err := tx.StmtContext(ctx, st.v3LastDay).QueryRowContext(ctx, site).Scan(&last)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && day > last) {
-		return fresh, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	args := scratch[:0]
-	for _, h := range fresh {
-		args = append(args, h)
-	}
-	old := make(map[int64]bool)
-	var h int64
-	err = st.v3Members.queryShared(ctx, tx, []any{site}, args, func(rows *sql.Rows) error {
-		if err := rows.Scan(&h); err != nil {
-			return err
-		}
-		old[h] = true
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return slices.DeleteFunc(fresh, func(h int64) bool { return old[h] }), nil
 }
 
 // write stores the batch's sessions, visitors, sketches and stats. Keys
 // are written in sorted order.
-func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scratch []any) ([]any, error) {
+func (a *analytics) write(ctx context.Context) error {
 	// The visitors each row did not have yet count, and go into its sketch.
 	for k := range a.cands {
 		if h := k.hash(); !a.members.has(h) {
@@ -678,19 +610,9 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		return cmp.Or(strings.Compare(kx.site, ky.site), strings.Compare(kx.day, ky.day), cmp.Compare(x.hash, y.hash))
 	})
 	// The members of one site and day go in one statement, which returns
-	// those that were new; on a day the schema-3 table holds members of,
-	// those it holds were not new after all. The rest count, found again
-	// in group, which is sorted by hash.
-	args := scratch
-	var fresh []int64
-	var h int64
-	collect := func(rows *sql.Rows) error {
-		if err := rows.Scan(&h); err != nil {
-			return err
-		}
-		fresh = append(fresh, h)
-		return nil
-	}
+	// those that were new. They count, found again in group, which is
+	// sorted by hash.
+	var hashes, fresh []int64
 	for rest := a.newMemb; len(rest) > 0; {
 		site, day := rest[0].key.row.key.site, rest[0].key.row.key.day
 		n := 1
@@ -699,22 +621,18 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		}
 		var group []member
 		group, rest = rest[:n], rest[n:]
-		args = args[:0]
+		hashes = hashes[:0]
 		for _, m := range group {
-			args = append(args, m.hash)
-		}
-		fresh = fresh[:0]
-		if err := st.statsVisitors.queryShared(ctx, tx, []any{site, day}, args, collect); err != nil {
-			return args, fmt.Errorf("stats visitors: %w", err)
+			hashes = append(hashes, m.hash)
 		}
 		var err error
-		if fresh, err = a.notInV3(ctx, tx, st, site, day, fresh, args); err != nil {
-			return args, fmt.Errorf("stats visitors of schema 3: %w", err)
+		if fresh, err = a.db.addMembers(ctx, site, day, hashes, fresh[:0]); err != nil {
+			return fmt.Errorf("stats visitors: %w", err)
 		}
 		for _, h := range fresh {
 			i, ok := slices.BinarySearchFunc(group, h, func(m member, h int64) int { return cmp.Compare(m.hash, h) })
 			if !ok {
-				return args, fmt.Errorf("stats visitors: member %d returned but not inserted", h)
+				return fmt.Errorf("stats visitors: member %d returned but not inserted", h)
 			}
 			r := group[i].key.row
 			r.visitors++
@@ -730,9 +648,8 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 		}
 	}
 	slices.SortFunc(sketched, func(x, y *row) int { return x.key.compare(y.key) })
-	args = args[:0]
-	sketchOf := tx.StmtContext(ctx, st.sketchOf)
-	for _, r := range sketched {
+	data := make([][]byte, len(sketched))
+	for i, r := range sketched {
 		k := r.key
 		// The committed sketch is cloned, never changed: it must stay as
 		// stored should the transaction fail.
@@ -741,71 +658,61 @@ func (a *analytics) write(ctx context.Context, tx *sql.Tx, st *statements, scrat
 			sk = base.Clone()
 		} else {
 			sk = hyperloglog.New14()
-			var data []byte
-			err := sketchOf.QueryRowContext(ctx, k.site, k.dim, k.day, k.value).Scan(&data)
-			switch {
-			case errors.Is(err, sql.ErrNoRows):
-			case err != nil:
-				return args, fmt.Errorf("sketch: %w", err)
-			default:
-				if err := sk.UnmarshalBinary(data); err != nil {
-					return args, fmt.Errorf("sketch of %v: %w", k, err)
+			stored, err := a.db.sketch(ctx, k)
+			if err != nil {
+				return fmt.Errorf("sketch: %w", err)
+			}
+			if stored != nil {
+				if err := sk.UnmarshalBinary(stored); err != nil {
+					return fmt.Errorf("sketch of %v: %w", k, err)
 				}
 			}
 		}
 		for _, v := range r.sketched {
 			sk.InsertHash(uint64(v))
 		}
-		data, err := sk.MarshalBinary()
-		if err != nil {
-			return args, err
+		var err error
+		if data[i], err = sk.MarshalBinary(); err != nil {
+			return err
 		}
-		a.bSketches[k] = batchSketch{sk, len(data)}
-		args = append(args, k.site, k.dim, k.day, k.value, data)
+		a.bSketches[k] = batchSketch{sk, len(data[i])}
 	}
-	if err := st.sketches.exec(ctx, tx, args); err != nil {
-		return args, fmt.Errorf("sketches: %w", err)
+	if err := a.db.writeSketches(ctx, sketched, data); err != nil {
+		return fmt.Errorf("sketches: %w", err)
 	}
 
-	args = args[:0]
-	for _, k := range sortedKeys(a.stats) {
-		d := a.stats[k]
-		args = append(args, k.site, k.dim, k.day, k.value, d.pageviews, d.visitors, d.visits, d.bounces, d.duration, d.events)
+	keys := sortedKeys(a.stats)
+	rows := make([]*row, len(keys))
+	for i, k := range keys {
+		rows[i] = a.stats[k]
 	}
-	if err := st.stats.exec(ctx, tx, args); err != nil {
-		return args, fmt.Errorf("stats: %w", err)
+	if err := a.db.writeStats(ctx, rows); err != nil {
+		return fmt.Errorf("stats: %w", err)
 	}
 
 	// Sessions begun by the batch are inserted whole; the others change
 	// only in the columns a later event moves.
-	args = args[:0]
 	ids := slices.Sorted(maps.Keys(a.touched))
 	split, _ := slices.BinarySearch(ids, a.firstID)
-	for _, id := range ids[split:] {
-		s := a.touched[id]
-		args = append(args, s.id, s.site, s.visitor, s.start, s.last, s.exitTS, s.day, s.hour, s.pageviews, s.events, s.entry, s.exit)
-		for _, v := range s.vals {
-			args = append(args, v)
-		}
-	}
-	if err := st.newSessions.exec(ctx, tx, args); err != nil {
-		return args, fmt.Errorf("new sessions: %w", err)
-	}
-	args = args[:0]
+	continued := make([]*session, 0, split)
 	for _, id := range ids[:split] {
-		s := a.touched[id]
-		args = append(args, s.id, s.start, s.last, s.exitTS, s.pageviews, s.events, s.entry, s.exit)
+		continued = append(continued, a.touched[id])
 	}
-	if err := st.sessions.exec(ctx, tx, args); err != nil {
-		return args, fmt.Errorf("sessions: %w", err)
+	begun := make([]*session, 0, len(ids)-split)
+	for _, id := range ids[split:] {
+		begun = append(begun, a.touched[id])
+	}
+	if err := a.db.writeSessions(ctx, begun, continued); err != nil {
+		return fmt.Errorf("sessions: %w", err)
 	}
 
-	args = args[:0]
-	for _, site := range slices.Sorted(maps.Keys(a.bClock)) {
-		args = append(args, site, a.bClock[site])
+	sites := slices.Sorted(maps.Keys(a.bClock))
+	clocks := make([]int64, len(sites))
+	for i, site := range sites {
+		clocks[i] = a.bClock[site]
 	}
-	if err := st.clocks.exec(ctx, tx, args); err != nil {
-		return args, fmt.Errorf("session clocks: %w", err)
+	if err := a.db.writeClocks(ctx, sites, clocks); err != nil {
+		return fmt.Errorf("session clocks: %w", err)
 	}
-	return args, nil
+	return nil
 }

@@ -96,7 +96,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 
 	b := s.b
 	b.reset()
-	if err := s.an.begin(ctx, tx, s.st); err != nil {
+	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.args}); err != nil {
 		return err
 	}
 	var ev event.Event
@@ -221,10 +221,8 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 	if err := s.st.sitePaths.exec(ctx, tx, args); err != nil {
 		return fmt.Errorf("site paths: %w", err)
 	}
-	if b.args, err = s.an.write(ctx, tx, s.st, args); err != nil {
-		return err
-	}
-	return nil
+	b.args = args
+	return s.an.write(ctx)
 }
 
 // add counts one event in the batch and the analytics model, in the day
@@ -234,7 +232,7 @@ func (s *Store) add(ctx context.Context, tx *sql.Tx, b *batch, logID int64, inde
 	var visit int64
 	if !e.Bot {
 		var err error
-		if visit, err = s.an.add(ctx, tx, s.st, e, day, hour); err != nil {
+		if visit, err = s.an.add(ctx, e, day, hour); err != nil {
 			return err
 		}
 	}

@@ -1,0 +1,232 @@
+package rollup
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+)
+
+// analyticsDB is where the analytics model reads the state a batch
+// continues and writes what the batch changed, in the batch's
+// transaction: the SQLite store's (sqliteAnalytics), or a node's of the
+// PostgreSQL store (pgAnalytics). The model itself, which visit an event
+// joins and what each row counts, is the same for both.
+type analyticsDB interface {
+	// lastSession is the greatest visit id this writer has given, or
+	// the id before its first.
+	lastSession(ctx context.Context) (int64, error)
+	// goals are every site's goals, by site.
+	goals(ctx context.Context) (map[string][]goal, error)
+	// values are the values stored for a dimension on a site's day,
+	// OtherPath left out: the cardinality cap's count.
+	values(ctx context.Context, k dimDay) (map[string]struct{}, error)
+	// clock is the newest event time applied for the site (Unix µs), 0
+	// for none.
+	clock(ctx context.Context, site string) (int64, error)
+	// latestSession is the visitor's latest visit (greatest last event,
+	// then greatest id) that this writer may continue, nil for none.
+	latestSession(ctx context.Context, k visitorKey) (*session, error)
+	// addMembers inserts the members (sorted) of a site's day into its
+	// exact visitor sets, and returns, appended to fresh, those that were
+	// not there before.
+	addMembers(ctx context.Context, site, day string, hashes, fresh []int64) ([]int64, error)
+	// sketch is the stored sketch of a stats row, nil for none.
+	sketch(ctx context.Context, k statKey) ([]byte, error)
+	// writeSketches stores data[i] as the sketch of rows[i] (sorted).
+	writeSketches(ctx context.Context, rows []*row, data [][]byte) error
+	// writeStats adds each row's deltas (sorted by key) to its stats row.
+	writeStats(ctx context.Context, rows []*row) error
+	// writeSessions inserts the visits the batch began and updates those
+	// it continued, each sorted by id.
+	writeSessions(ctx context.Context, begun, continued []*session) error
+	// writeClocks stores clocks[i] as the clock of sites[i] (sorted).
+	writeClocks(ctx context.Context, sites []string, clocks []int64) error
+}
+
+// sqliteAnalytics is the analytics model's side of the SQLite store, in
+// the transaction of one batch.
+type sqliteAnalytics struct {
+	tx   *sql.Tx
+	st   *statements
+	args *[]any // the batch's scratch arguments, reused
+}
+
+func (d sqliteAnalytics) lastSession(ctx context.Context) (int64, error) {
+	var id int64
+	err := d.tx.StmtContext(ctx, d.st.maxSession).QueryRowContext(ctx).Scan(&id)
+	return id, err
+}
+
+func (d sqliteAnalytics) goals(ctx context.Context) (map[string][]goal, error) {
+	rows, err := d.tx.StmtContext(ctx, d.st.goals).QueryContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	goals := make(map[string][]goal)
+	for rows.Next() {
+		var site string
+		var g goal
+		if err := rows.Scan(&site, &g.name, &g.event, &g.path); err != nil {
+			return nil, err
+		}
+		goals[site] = append(goals[site], g)
+	}
+	return goals, rows.Err()
+}
+
+func (d sqliteAnalytics) values(ctx context.Context, k dimDay) (map[string]struct{}, error) {
+	rows, err := d.tx.StmtContext(ctx, d.st.valuesOf).QueryContext(ctx, k.site, k.dim, k.day, OtherPath)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	stored := make(map[string]struct{})
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		stored[v] = struct{}{}
+	}
+	return stored, rows.Err()
+}
+
+func (d sqliteAnalytics) clock(ctx context.Context, site string) (int64, error) {
+	var t int64
+	err := d.tx.StmtContext(ctx, d.st.clockOf).QueryRowContext(ctx, site).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return t, err
+}
+
+func (d sqliteAnalytics) latestSession(ctx context.Context, k visitorKey) (*session, error) {
+	s := &session{site: k.site, visitor: k.visitor}
+	err := d.tx.StmtContext(ctx, d.st.sessionOf).QueryRowContext(ctx, k.site, k.visitor).Scan(
+		&s.id, &s.start, &s.last, &s.exitTS, &s.day, &s.hour, &s.pageviews, &s.events, &s.entry, &s.exit,
+		&s.vals[0], &s.vals[1], &s.vals[2], &s.vals[3], &s.vals[4], &s.vals[5], &s.vals[6],
+		&s.vals[7], &s.vals[8], &s.vals[9], &s.vals[10])
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (d sqliteAnalytics) addMembers(ctx context.Context, site, day string, hashes, fresh []int64) ([]int64, error) {
+	args := (*d.args)[:0]
+	for _, h := range hashes {
+		args = append(args, h)
+	}
+	*d.args = args
+	var h int64
+	err := d.st.statsVisitors.queryShared(ctx, d.tx, []any{site, day}, args, func(rows *sql.Rows) error {
+		if err := rows.Scan(&h); err != nil {
+			return err
+		}
+		fresh = append(fresh, h)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d.notInV3(ctx, site, day, fresh)
+}
+
+// notInV3 returns the members of fresh, new to stats_visitors on the
+// site's day, that stats_visitors_v3 does not hold either: a database
+// migrated from schema 3 keeps there, without their day, the members of
+// the days it had.
+func (d sqliteAnalytics) notInV3(ctx context.Context, site, day string, fresh []int64) ([]int64, error) {
+	if len(fresh) == 0 {
+		return fresh, nil
+	}
+	var last string
+	err := d.tx.StmtContext(ctx, d.st.v3LastDay).QueryRowContext(ctx, site).Scan(&last)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && day > last) {
+		return fresh, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	args := (*d.args)[:0]
+	for _, h := range fresh {
+		args = append(args, h)
+	}
+	*d.args = args
+	old := make(map[int64]bool)
+	var h int64
+	err = d.st.v3Members.queryShared(ctx, d.tx, []any{site}, args, func(rows *sql.Rows) error {
+		if err := rows.Scan(&h); err != nil {
+			return err
+		}
+		old[h] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(fresh, func(h int64) bool { return old[h] }), nil
+}
+
+func (d sqliteAnalytics) sketch(ctx context.Context, k statKey) ([]byte, error) {
+	var data []byte
+	err := d.tx.StmtContext(ctx, d.st.sketchOf).QueryRowContext(ctx, k.site, k.dim, k.day, k.value).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return data, err
+}
+
+func (d sqliteAnalytics) writeSketches(ctx context.Context, rows []*row, data [][]byte) error {
+	args := (*d.args)[:0]
+	for i, r := range rows {
+		k := r.key
+		args = append(args, k.site, k.dim, k.day, k.value, data[i])
+	}
+	*d.args = args
+	return d.st.sketches.exec(ctx, d.tx, args)
+}
+
+func (d sqliteAnalytics) writeStats(ctx context.Context, rows []*row) error {
+	args := (*d.args)[:0]
+	for _, r := range rows {
+		k := r.key
+		args = append(args, k.site, k.dim, k.day, k.value, r.pageviews, r.visitors, r.visits, r.bounces, r.duration, r.events)
+	}
+	*d.args = args
+	return d.st.stats.exec(ctx, d.tx, args)
+}
+
+func (d sqliteAnalytics) writeSessions(ctx context.Context, begun, continued []*session) error {
+	args := (*d.args)[:0]
+	for _, s := range begun {
+		args = append(args, s.id, s.site, s.visitor, s.start, s.last, s.exitTS, s.day, s.hour, s.pageviews, s.events, s.entry, s.exit)
+		for _, v := range s.vals {
+			args = append(args, v)
+		}
+	}
+	*d.args = args
+	if err := d.st.newSessions.exec(ctx, d.tx, args); err != nil {
+		return err
+	}
+	args = args[:0]
+	for _, s := range continued {
+		args = append(args, s.id, s.start, s.last, s.exitTS, s.pageviews, s.events, s.entry, s.exit)
+	}
+	*d.args = args
+	return d.st.sessions.exec(ctx, d.tx, args)
+}
+
+func (d sqliteAnalytics) writeClocks(ctx context.Context, sites []string, clocks []int64) error {
+	args := (*d.args)[:0]
+	for i, site := range sites {
+		args = append(args, site, clocks[i])
+	}
+	*d.args = args
+	return d.st.clocks.exec(ctx, d.tx, args)
+}
