@@ -648,6 +648,16 @@ func (a *analytics) write(ctx context.Context) error {
 		}
 	}
 	slices.SortFunc(sketched, func(x, y *row) int { return x.key.compare(y.key) })
+	var unknown []statKey
+	for _, r := range sketched {
+		if a.sketches[r.key] == nil {
+			unknown = append(unknown, r.key)
+		}
+	}
+	stored, err := a.db.sketches(ctx, unknown)
+	if err != nil {
+		return fmt.Errorf("sketches: %w", err)
+	}
 	data := make([][]byte, len(sketched))
 	for i, r := range sketched {
 		k := r.key
@@ -658,12 +668,8 @@ func (a *analytics) write(ctx context.Context) error {
 			sk = base.Clone()
 		} else {
 			sk = hyperloglog.New14()
-			stored, err := a.db.sketch(ctx, k)
-			if err != nil {
-				return fmt.Errorf("sketch: %w", err)
-			}
-			if stored != nil {
-				if err := sk.UnmarshalBinary(stored); err != nil {
+			if b := stored[k]; b != nil {
+				if err := sk.UnmarshalBinary(b); err != nil {
 					return fmt.Errorf("sketch of %v: %w", k, err)
 				}
 			}
@@ -671,7 +677,6 @@ func (a *analytics) write(ctx context.Context) error {
 		for _, v := range r.sketched {
 			sk.InsertHash(uint64(v))
 		}
-		var err error
 		if data[i], err = sk.MarshalBinary(); err != nil {
 			return err
 		}

@@ -31,8 +31,9 @@ type analyticsDB interface {
 	// exact visitor sets, and returns, appended to fresh, those that were
 	// not there before.
 	addMembers(ctx context.Context, site, day string, hashes, fresh []int64) ([]int64, error)
-	// sketch is the stored sketch of a stats row, nil for none.
-	sketch(ctx context.Context, k statKey) ([]byte, error)
+	// sketches are the stored sketches of stats rows (sorted), by key;
+	// a row without one has none in the map.
+	sketches(ctx context.Context, keys []statKey) (map[statKey][]byte, error)
 	// writeSketches stores data[i] as the sketch of rows[i] (sorted).
 	writeSketches(ctx context.Context, rows []*row, data [][]byte) error
 	// writeStats adds each row's deltas (sorted by key) to its stats row.
@@ -173,13 +174,24 @@ func (d sqliteAnalytics) notInV3(ctx context.Context, site, day string, fresh []
 	return slices.DeleteFunc(fresh, func(h int64) bool { return old[h] }), nil
 }
 
-func (d sqliteAnalytics) sketch(ctx context.Context, k statKey) ([]byte, error) {
-	var data []byte
-	err := d.tx.StmtContext(ctx, d.st.sketchOf).QueryRowContext(ctx, k.site, k.dim, k.day, k.value).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+func (d sqliteAnalytics) sketches(ctx context.Context, keys []statKey) (map[statKey][]byte, error) {
+	stored := make(map[statKey][]byte)
+	if len(keys) == 0 {
+		return stored, nil
 	}
-	return data, err
+	st := d.tx.StmtContext(ctx, d.st.sketchOf)
+	for _, k := range keys {
+		var data []byte
+		err := st.QueryRowContext(ctx, k.site, k.dim, k.day, k.value).Scan(&data)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return nil, err
+		default:
+			stored[k] = data
+		}
+	}
+	return stored, nil
 }
 
 func (d sqliteAnalytics) writeSketches(ctx context.Context, rows []*row, data [][]byte) error {
