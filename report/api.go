@@ -35,7 +35,7 @@ func (h *Handler) serveQuery(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
 	// A query without "date" is about the site's today, by Config.Now.
-	resp, err := runQuery(ctx, h.db, q, h.now())
+	resp, err := h.d.runQuery(ctx, h.db, q, h.now())
 	if err != nil {
 		h.fail(w, r, err)
 		return

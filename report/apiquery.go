@@ -96,6 +96,7 @@ type QueryEcho struct {
 // queryRun is one query being answered inside a read transaction.
 type queryRun struct {
 	ctx  context.Context
+	d    *dialect
 	tx   *sql.Tx
 	q    *apiQuery
 	loc  *time.Location
@@ -145,16 +146,17 @@ func planQuery(q *apiQuery) apiPlan {
 
 // runQuery answers q from db; now is the clock for the site's today when q
 // does not pin it.
-func runQuery(ctx context.Context, db *sql.DB, q *apiQuery, now time.Time) (*QueryResponse, error) {
-	return runPlanned(ctx, db, q, now, planQuery(q))
+func (d *dialect) runQuery(ctx context.Context, db *sql.DB, q *apiQuery, now time.Time) (*QueryResponse, error) {
+	return d.runPlanned(ctx, db, q, now, planQuery(q))
 }
 
 // runPlanned answers q from the source plan names; tests use it to read
 // the raw events where the rollups would answer.
-func runPlanned(ctx context.Context, db *sql.DB, q *apiQuery, now time.Time, plan apiPlan) (*QueryResponse, error) {
+func (d *dialect) runPlanned(ctx context.Context, db *sql.DB, q *apiQuery, now time.Time, plan apiPlan) (*QueryResponse, error) {
 	var resp *QueryResponse
-	err := inReadTx(ctx, db, func(tx *sql.Tx) error {
-		r := &queryRun{ctx: ctx, tx: tx, q: q, plan: plan}
+	// One snapshot for every statement of the query, on PostgreSQL too.
+	err := inTx(ctx, db, d.readTx, func(tx *sql.Tx) error {
+		r := &queryRun{ctx: ctx, d: d, tx: tx, q: q, plan: plan}
 		var err error
 		resp, err = r.run(now)
 		return err
@@ -177,7 +179,7 @@ func (r *queryRun) run(now time.Time) (*QueryResponse, error) {
 	q := r.q
 	var warnings []string
 	var err error
-	if r.loc, err = knownSiteZone(r.ctx, r.tx, q.site); err != nil {
+	if r.loc, err = r.d.knownSiteZone(r.ctx, r.tx, q.site); err != nil {
 		return nil, err
 	}
 	today := q.today
@@ -339,7 +341,7 @@ func (r *queryRun) dateRange(today string) (from, to string, err error) {
 		return time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC).Format(time.DateOnly), today, nil
 	case "all":
 		var firstDay sql.NullString
-		if err := r.tx.QueryRowContext(r.ctx, apiFirstDaySQL, q.site).Scan(&firstDay); err != nil {
+		if err := r.tx.QueryRowContext(r.ctx, r.d.api.firstDay, q.site).Scan(&firstDay); err != nil {
 			return "", "", fmt.Errorf("first day: %w", err)
 		}
 		if !firstDay.Valid || firstDay.String > today {

@@ -294,7 +294,7 @@ func (r *queryRun) rawTally(from, to string, axis *timeAxis) (*tally, error) {
 	// have been read, each once.
 	var kept []rawEvent
 	ids := make(map[int64]struct{})
-	rows, err := r.tx.QueryContext(r.ctx, apiRawEventsSQL, q.site, starts[0], starts[nDays])
+	rows, err := r.tx.QueryContext(r.ctx, r.d.api.rawEvents, q.site, r.d.at(starts[0]), r.d.at(starts[nDays]))
 	if err != nil {
 		return nil, fmt.Errorf("raw events: %w", err)
 	}
@@ -388,7 +388,7 @@ func (a *acc) settleSessions() {
 
 // goals reads the site's goals.
 func (r *queryRun) goals() ([]rawGoal, error) {
-	rows, err := r.tx.QueryContext(r.ctx, apiGoalsSQL, r.q.site)
+	rows, err := r.tx.QueryContext(r.ctx, r.d.api.goals, r.q.site)
 	if err != nil {
 		return nil, fmt.Errorf("goals: %w", err)
 	}
@@ -417,22 +417,18 @@ func (r *queryRun) rawSessions(ids map[int64]struct{}, from, to string, str func
 	slices.Sort(sorted)
 	sessions := make(map[int64]*rawSession, len(ids))
 	sc := newSessionScanner(str, from, to)
-	args := make([]any, rawSessionBatch)
 	for len(sorted) > 0 {
 		n := min(len(sorted), rawSessionBatch)
-		for i := range args {
-			args[i] = sorted[min(i, n-1)] // the last id again fills the batch
-		}
-		sorted = sorted[n:]
-		if err := r.readSessions(args, sc, sessions); err != nil {
+		if err := r.readSessions(r.d.api.sessionArgs(sorted[:n]), sc, sessions); err != nil {
 			return nil, err
 		}
+		sorted = sorted[n:]
 	}
 	return sessions, nil
 }
 
 func (r *queryRun) readSessions(args []any, sc *sessionScanner, into map[int64]*rawSession) error {
-	rows, err := r.tx.QueryContext(r.ctx, apiRawSessionsSQL, args...)
+	rows, err := r.tx.QueryContext(r.ctx, r.d.api.rawSessions, args...)
 	if err != nil {
 		return fmt.Errorf("visits: %w", err)
 	}

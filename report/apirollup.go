@@ -2,7 +2,6 @@ package report
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/axiomhq/hyperloglog"
@@ -162,7 +161,7 @@ func appendKey(b []byte, dims []string) []byte {
 // readStats adds each stats row of dim over from..to to the accumulators
 // its route names, and returns how many it read.
 func (r *queryRun) readStats(dim, from, to string, rt route) (int, error) {
-	rows, err := r.tx.QueryContext(r.ctx, apiStatsSQL, r.q.site, dim, from, to)
+	rows, err := r.tx.QueryContext(r.ctx, r.d.api.stats, r.q.site, dim, from, to)
 	if err != nil {
 		return 0, fmt.Errorf("stats %q: %w", dim, err)
 	}
@@ -220,7 +219,7 @@ func (r *queryRun) scanSketches(dim, from, to string, rt route, want []*acc) err
 	for _, a := range want {
 		wanted[a] = true
 	}
-	rows, err := r.tx.QueryContext(r.ctx, apiSketchesSQL, r.q.site, dim, from, to)
+	rows, err := r.tx.QueryContext(r.ctx, r.d.api.sketches, r.q.site, dim, from, to)
 	if err != nil {
 		return fmt.Errorf("sketches %q: %w", dim, err)
 	}
@@ -251,31 +250,44 @@ func (r *queryRun) scanSketches(dim, from, to string, rt route, want []*acc) err
 }
 
 // readSketches merges into each of want the sketches of its rows of the
-// dims in dims, read one by one by key.
+// dims in dims, read one by one by key. A key has a sketch on SQLite, and
+// one per node that counted it on PostgreSQL; none when it has no
+// visitors.
 func (r *queryRun) readSketches(want []*acc, dims map[string]int) error {
-	st, err := r.tx.PrepareContext(r.ctx, apiSketchSQL)
+	st, err := r.tx.PrepareContext(r.ctx, r.d.api.sketch)
 	if err != nil {
 		return fmt.Errorf("sketch: %w", err)
 	}
 	defer st.Close()
-	var data []byte
 	for _, a := range want {
 		for _, row := range a.rows {
 			if _, ok := dims[row.dim]; !ok {
 				continue
 			}
-			err := st.QueryRowContext(r.ctx, r.q.site, row.dim, row.day, row.value).Scan(&data)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			}
-			if err != nil {
-				return fmt.Errorf("sketch %q %s %q: %w", row.dim, row.day, row.value, err)
-			}
-			var sk *hyperloglog.Sketch
-			if err := mergeInto(a, data, &sk); err != nil {
+			if err := r.mergeSketches(st, a, row); err != nil {
 				return fmt.Errorf("sketch %q %s %q: %w", row.dim, row.day, row.value, err)
 			}
 		}
 	}
 	return nil
+}
+
+// mergeSketches merges into a the sketches of row, read with st.
+func (r *queryRun) mergeSketches(st *sql.Stmt, a *acc, row rowRef) error {
+	rows, err := st.QueryContext(r.ctx, r.q.site, row.dim, row.day, row.value)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var data sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&data); err != nil {
+			return err
+		}
+		var sk *hyperloglog.Sketch
+		if err := mergeInto(a, data, &sk); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

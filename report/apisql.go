@@ -4,8 +4,9 @@ import "strings"
 
 // Every statement of the query API (POST /api/v1/query) is in this file
 // (the site's zone aside: rawsql.go's, shared with the other /api/v1
-// reports), beside query.go's, because the SQL depends on the dialect
-// (INDEXED BY, the µs timestamps) and a PostgreSQL backend will follow.
+// reports), beside query.go's, because the SQL depends on the dialect:
+// INDEXED BY and µs timestamps on SQLite; on PostgreSQL, sums over the
+// nodes' rows of a key, a sketch per node and key, and timestamptz.
 //
 // The rollup path reads the stats and stats_sketches rows of one dimension
 // over a range of days by their primary key (site_id, dim, day, value): the
@@ -52,4 +53,57 @@ var rawVisitDims = []string{
 	"visit:entry_page", "visit:exit_page", "visit:source", "visit:referrer",
 	"visit:utm_source", "visit:utm_medium", "visit:utm_campaign", "visit:utm_content", "visit:utm_term",
 	"visit:browser", "visit:os", "visit:device", "visit:country",
+}
+
+// apiStatements are the query API's statements in one dialect.
+type apiStatements struct {
+	firstDay, stats, sketches, sketch, goals, rawEvents, rawSessions string
+	// sessionArgs are the arguments of rawSessions for at most
+	// rawSessionBatch ids.
+	sessionArgs func(ids []int64) []any
+}
+
+var sqliteAPI = apiStatements{
+	firstDay:    apiFirstDaySQL,
+	stats:       apiStatsSQL,
+	sketches:    apiSketchesSQL,
+	sketch:      apiSketchSQL,
+	goals:       apiGoalsSQL,
+	rawEvents:   apiRawEventsSQL,
+	rawSessions: apiRawSessionsSQL,
+	sessionArgs: func(ids []int64) []any {
+		// The statement has rawSessionBatch places: the last id again
+		// fills those left.
+		args := make([]any, rawSessionBatch)
+		for i := range args {
+			args[i] = ids[min(i, len(ids)-1)]
+		}
+		return args
+	},
+}
+
+// postgresAPI reads the PostgreSQL store, where each node counts into
+// stats rows of its own (node_id; 0 for folded days) and keeps its own
+// sketch of a key's visitors. The stats are summed by key, so that the
+// code above sees one row per key as on SQLite: a key's visitors summed
+// over nodes are its distinct visitors (the visitor sets are shared), and
+// one row's figure stays exact. A key's sketches come as a row per node,
+// each merged into the key's groups: the union of the nodes' sketches is
+// the sketch of the union of their visitors. Event times are timestamptz,
+// read as Unix microseconds and compared with dialect.at's arguments.
+var postgresAPI = apiStatements{
+	firstDay: `SELECT min(day) FROM stats WHERE site_id = $1 AND dim = ''`,
+	stats: `SELECT day, value, sum(pageviews)::bigint, sum(visitors)::bigint, sum(visits)::bigint,
+			sum(bounces)::bigint, sum(duration)::bigint, sum(events)::bigint
+		FROM stats WHERE site_id = $1 AND dim = $2 AND day >= $3 AND day <= $4
+		GROUP BY day, value`,
+	sketches: `SELECT day, value, sketch
+		FROM stats_sketches WHERE site_id = $1 AND dim = $2 AND day >= $3 AND day <= $4`,
+	sketch: `SELECT sketch FROM stats_sketches WHERE site_id = $1 AND dim = $2 AND day = $3 AND value = $4`,
+	goals:  `SELECT name, event_name, page_path FROM goals WHERE site_id = $1 ORDER BY name COLLATE "C"`,
+	rawEvents: `SELECT (extract(epoch FROM ts) * 1000000)::bigint, event_type, path, hostname, props, visitor, session
+		FROM events
+		WHERE site_id = $1 AND ts >= $2 AND ts < $3 AND NOT bot`,
+	rawSessions: `SELECT ` + rawSessionCols + ` FROM sessions WHERE id = ANY($1)`,
+	sessionArgs: func(ids []int64) []any { return []any{ids} },
 }

@@ -5,15 +5,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // The statements of /stats and /stats/events are in this file (those of
 // the query API in apisql.go, of the raw-event views in rawsql.go). These
 // reads touch only rollup tables, never the raw events or the per-user
-// sets, so their cost does not grow with traffic. They are the reports that
-// both stores serve, so each has its statements in a dialect.
+// sets, so their cost does not grow with traffic. Every report reads
+// either store, each with its statements in a dialect.
 
-// dialect is the SQL of /stats and /stats/events for one store.
+// dialect is the SQL of every report for one store: that of /stats and
+// /stats/events here, of the query API (api) and of the raw-event views
+// (raw) beside their code.
 type dialect struct {
 	dailyTotals, siteTotals     string
 	dailyTopPaths, siteTopPaths string
@@ -21,6 +24,12 @@ type dialect struct {
 	// readTx are the options of the transaction in which /stats reads its
 	// totals and top paths from one committed state.
 	readTx sql.TxOptions
+
+	api apiStatements
+	raw rawStatements
+	// at is the argument that a statement compares an event's time with,
+	// for a time in Unix microseconds.
+	at func(us int64) any
 }
 
 // sqliteDialect reads the SQLite store. The top-N statements name their
@@ -45,6 +54,11 @@ var sqliteDialect = dialect{
 		WHERE site_id = ? ORDER BY events DESC, event_type LIMIT ?`,
 
 	readTx: sql.TxOptions{ReadOnly: true},
+
+	api: sqliteAPI,
+	raw: sqliteRaw,
+	// Events keep their time as Unix microseconds.
+	at: func(us int64) any { return us },
 }
 
 // postgresDialect reads the PostgreSQL store, where each ingest node
@@ -70,6 +84,24 @@ var postgresDialect = dialect{
 		WHERE site_id = $1 GROUP BY event_type ORDER BY n DESC, event_type COLLATE "C" LIMIT $2`,
 
 	readTx: sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+
+	api: postgresAPI,
+	raw: postgresRaw,
+	at:  pgTime,
+}
+
+// pgMinMicros is the earliest timestamptz, 4713 BC, in Unix microseconds
+// (to within a day). The latest, 294276 AD, lies beyond any int64 of
+// them.
+var pgMinMicros = time.Date(-4712, 1, 2, 0, 0, 0, 0, time.UTC).UnixMicro()
+
+// pgTime is the timestamptz of us, exactly: the driver sends a time as
+// microseconds, where a conversion in SQL would go through a float and
+// lose them. A bound before timestamptz's range (the events list's "no
+// bound", or a cursor made up by a client) is moved to its start, which
+// no stored event lies before.
+func pgTime(us int64) any {
+	return time.UnixMicro(max(us, pgMinMicros)).UTC()
 }
 
 // scope is what a report covers: one site on one day, or over all time when
@@ -191,13 +223,6 @@ func (d *dialect) readEvents(ctx context.Context, db *sql.DB, s scope) (Events, 
 		return Events{}, fmt.Errorf("report: events: %w", err)
 	}
 	return ev, nil
-}
-
-// inReadTx runs fn in a read-only transaction, which SQLite begins as a
-// deferred one: the snapshot is taken at the first read and holds until the
-// end, which is all a report needs.
-func inReadTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
-	return inTx(ctx, db, sql.TxOptions{ReadOnly: true}, fn)
 }
 
 // inTx runs fn in a transaction begun with opts, which writes nothing.

@@ -117,7 +117,7 @@ func (h *Handler) serveEventsList(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	page, err := readEventsPage(ctx, h.db, lq, RawScanBudget)
+	page, err := h.d.readEventsPage(ctx, h.db, lq, RawScanBudget)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -228,7 +228,8 @@ func parseListLimit(s string) (int, error) {
 }
 
 // listCursor is the position of an event in the order of the answer:
-// newest first, ties in time broken by the log entry, which is unique. A
+// newest first, ties in time broken by the log entry, which is unique
+// (on PostgreSQL, logID is the node whose log it is). A
 // page starts after its cursor, so events added meanwhile (newer ones at
 // the top) neither repeat nor shift what follows.
 type listCursor struct {
@@ -414,10 +415,10 @@ func wildcardMatch(pattern, s string) bool {
 // readEventsPage reads one page of rq in a read transaction: the site's
 // zone, then events from the index on (site, time), newest first, until
 // the page is full, the range ends or budget events were read.
-func readEventsPage(ctx context.Context, db *sql.DB, rq listQuery, budget int) (EventsPage, error) {
+func (d *dialect) readEventsPage(ctx context.Context, db *sql.DB, rq listQuery, budget int) (EventsPage, error) {
 	var page EventsPage
-	err := inReadTx(ctx, db, func(tx *sql.Tx) error {
-		loc, err := knownSiteZone(ctx, tx, rq.site)
+	err := inTx(ctx, db, d.readTx, func(tx *sql.Tx) error {
+		loc, err := d.knownSiteZone(ctx, tx, rq.site)
 		if err != nil {
 			return err
 		}
@@ -428,7 +429,7 @@ func readEventsPage(ctx context.Context, db *sql.DB, rq listQuery, budget int) (
 		if rq.to != "" {
 			page.To = &rq.to
 		}
-		return scanEventsPage(ctx, tx, rq, loc, budget, &page)
+		return d.scanEventsPage(ctx, tx, rq, loc, budget, &page)
 	})
 	var unknown *unknownSiteError
 	if errors.As(err, &unknown) {
@@ -440,7 +441,7 @@ func readEventsPage(ctx context.Context, db *sql.DB, rq listQuery, budget int) (
 	return page, nil
 }
 
-func scanEventsPage(ctx context.Context, tx *sql.Tx, rq listQuery, loc *time.Location, budget int, page *EventsPage) error {
+func (d *dialect) scanEventsPage(ctx context.Context, tx *sql.Tx, rq listQuery, loc *time.Location, budget int, page *EventsPage) error {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if rq.from != "" {
 		lo = listDayStart(rq.from, loc).UnixMicro()
@@ -465,16 +466,16 @@ func scanEventsPage(ctx context.Context, tx *sql.Tx, rq listQuery, loc *time.Loc
 	var goals []listGoal
 	if withGoals {
 		var err error
-		if goals, err = readListGoals(ctx, tx, rq.site); err != nil {
+		if goals, err = d.readListGoals(ctx, tx, rq.site); err != nil {
 			return err
 		}
 	}
-	q := listEventsSQL
+	q := d.raw.listEvents
 	if withVisits {
-		q = listEventsWithVisitsSQL
+		q = d.raw.listEventsWithVisits
 	}
 	// Reading one row more than the budget tells whether there are more.
-	rows, err := tx.QueryContext(ctx, q, rq.site, lo, hi, after.ts, after.logID, after.logIndex, budget+1)
+	rows, err := tx.QueryContext(ctx, q, rq.site, d.at(lo), d.at(hi), d.at(after.ts), after.logID, after.logIndex, budget+1)
 	if err != nil {
 		return err
 	}
@@ -505,8 +506,8 @@ func scanEventsPage(ctx context.Context, tx *sql.Tx, rq listQuery, loc *time.Loc
 }
 
 // readListGoals reads the goals of site.
-func readListGoals(ctx context.Context, tx *sql.Tx, site string) ([]listGoal, error) {
-	rows, err := tx.QueryContext(ctx, listGoalsSQL, site)
+func (d *dialect) readListGoals(ctx context.Context, tx *sql.Tx, site string) ([]listGoal, error) {
+	rows, err := tx.QueryContext(ctx, d.raw.listGoals, site)
 	if err != nil {
 		return nil, fmt.Errorf("goals: %w", err)
 	}

@@ -50,8 +50,7 @@ func paths(p EventsPage) []string {
 	return out
 }
 
-func TestEventsListFields(t *testing.T) {
-	d := newRawDB(t)
+func testEventsListFields(t *testing.T, d testStore) {
 	d.addSite(t, "s", "Europe/Berlin")
 	props, err := event.EncodeProps([]event.Prop{{Key: "plan", Value: "pro"}, {Key: "=cmd", Value: "-1+1"}})
 	if err != nil {
@@ -68,7 +67,8 @@ func TestEventsListFields(t *testing.T) {
 	h := d.handler(t, Config{})
 
 	rec := serve(h, "/api/v1/events?site_id=s")
-	const want = `{"site_id":"s","time_zone":"Europe/Berlin","from":null,"to":null,"events":[` +
+	visit := d.firstVisit(full.Visitor)
+	want := `{"site_id":"s","time_zone":"Europe/Berlin","from":null,"to":null,"events":[` +
 		`{"time":"2026-01-10T08:00:01Z","local_time":"2026-01-10T09:00:01+01:00","type":"signup","path":"","query":"","hostname":"","referrer":"","source":"",` +
 		`"utm_source":"","utm_medium":"","utm_campaign":"","utm_content":"","utm_term":"","browser":"","os":"","device":"","country":"",` +
 		`"screen_width":0,"props":{},"session":null,"visitor":null},` +
@@ -76,7 +76,7 @@ func TestEventsListFields(t *testing.T) {
 		`"hostname":"example.com","referrer":"news.ycombinator.com/item","source":"Hacker News",` +
 		`"utm_source":"news","utm_medium":"social","utm_campaign":"launch","utm_content":"c","utm_term":"t",` +
 		`"browser":"Firefox","os":"Linux","device":"Desktop","country":"DE","screen_width":1440,` +
-		`"props":{"=cmd":"-1+1","plan":"pro"},"session":1,"visitor":"18446744073709551614"}` +
+		`"props":{"=cmd":"-1+1","plan":"pro"},"session":` + visit + `,"visitor":"18446744073709551614"}` +
 		`],"next_cursor":null}`
 	if rec.Code != http.StatusOK || rec.Body.String() != want {
 		t.Errorf("got  %d %s\nwant 200 %s", rec.Code, rec.Body, want)
@@ -90,10 +90,10 @@ func TestEventsListFields(t *testing.T) {
 	}
 
 	csvRec := serve(h, "/api/v1/events?site_id=s", "Accept: text/csv")
-	const wantCSV = "time,local_time,type,path,query,hostname,referrer,source,utm_source,utm_medium,utm_campaign,utm_content,utm_term,browser,os,device,country,screen_width,props,session,visitor\r\n" +
+	wantCSV := "time,local_time,type,path,query,hostname,referrer,source,utm_source,utm_medium,utm_campaign,utm_content,utm_term,browser,os,device,country,screen_width,props,session,visitor\r\n" +
 		"2026-01-10T08:00:01Z,2026-01-10T09:00:01+01:00,signup,,,,,,,,,,,,,,,0,{},,\r\n" +
 		"2026-01-10T08:00:00.123456Z,2026-01-10T09:00:00.123456+01:00,page_view,/pricing,utm_source=news&x=1,example.com,news.ycombinator.com/item,Hacker News,news,social,launch,c,t,Firefox,Linux,Desktop,DE,1440," +
-		`"{""=cmd"":""-1+1"",""plan"":""pro""}"` + ",1,18446744073709551614\r\n"
+		`"{""=cmd"":""-1+1"",""plan"":""pro""}"` + "," + visit + ",18446744073709551614\r\n"
 	if csvRec.Code != http.StatusOK || csvRec.Body.String() != wantCSV {
 		t.Errorf("CSV: got %d\n%s\nwant\n%s", csvRec.Code, csvRec.Body, wantCSV)
 	}
@@ -102,12 +102,13 @@ func TestEventsListFields(t *testing.T) {
 // Pages follow each other without a gap or a repeat, newest first, ties
 // in time in log order; events added meanwhile, newer or older, change
 // nothing of the pages still to come but the older ones they add.
-func TestEventsListPages(t *testing.T) {
-	d := newRawDB(t)
+func testEventsListPages(t *testing.T, d testStore) {
 	var evs []*event.Event
 	for i := range 7 {
-		// Two events share each second: ties broken by the log.
-		evs = append(evs, ev("s", "", fmt.Sprintf("/%d", i), uint64(i+1), listAt.Add(time.Duration(i/2)*time.Second)))
+		// Two events share each second: ties broken by the log. The
+		// visitors are odd, so that on PostgreSQL one node (one log)
+		// applies them all; ties across nodes are below.
+		evs = append(evs, ev("s", "", fmt.Sprintf("/%d", i), uint64(2*i+1), listAt.Add(time.Duration(i/2)*time.Second)))
 	}
 	d.apply(t, evs...)
 	h := d.handler(t, Config{})
@@ -158,11 +159,33 @@ func TestEventsListPages(t *testing.T) {
 	if got := paths(page(t, h, target)); !slices.Equal(got, []string{"/5", "/4", "/3"}) {
 		t.Errorf("the Link's page: %q", got)
 	}
+
+	// Events of one microsecond from several visitors (on PostgreSQL,
+	// through both nodes), walked one a page: each comes once.
+	var tied []*event.Event
+	for i := range 4 {
+		tied = append(tied, ev("s", "", fmt.Sprintf("/tied%d", i), uint64(10+i), listAt.Add(-2*time.Hour)))
+	}
+	d.apply(t, tied...)
+	var walked []string
+	target = "/api/v1/events?site_id=s&limit=1"
+	for {
+		p := page(t, h, target)
+		walked = append(walked, paths(p)...)
+		if p.NextCursor == nil {
+			break
+		}
+		target = "/api/v1/events?site_id=s&limit=1&cursor=" + *p.NextCursor
+	}
+	slices.Sort(walked)
+	want := []string{"/0", "/1", "/2", "/3", "/4", "/5", "/6", "/new", "/old", "/tie", "/tied0", "/tied1", "/tied2", "/tied3"}
+	if !slices.Equal(walked, want) {
+		t.Errorf("walked one a page: %q, want %q", walked, want)
+	}
 }
 
 // from and to are the site's local days.
-func TestEventsListRange(t *testing.T) {
-	d := newRawDB(t)
+func testEventsListRange(t *testing.T, d testStore) {
 	d.addSite(t, "berlin", "Europe/Berlin")
 	at := func(s string) time.Time {
 		t.Helper()
@@ -200,15 +223,9 @@ func TestEventsListRange(t *testing.T) {
 	}
 }
 
-func TestEventsListFilters(t *testing.T) {
-	d := newRawDB(t)
-	ctx := context.Background()
-	if _, _, err := d.sites.AddGoal(ctx, "s", "", "", "/blog/*"); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := d.sites.AddGoal(ctx, "s", "Signed up", "signup", ""); err != nil {
-		t.Fatal(err)
-	}
+func testEventsListFilters(t *testing.T, d testStore) {
+	d.addGoal(t, "s", "Visit /blog/*", "", "/blog/*")
+	d.addGoal(t, "s", "Signed up", "signup", "")
 	pro, _ := event.EncodeProps([]event.Prop{{Key: "plan", Value: "pro"}})
 	free, _ := event.EncodeProps([]event.Prop{{Key: "plan", Value: "free"}})
 	at := func(i int) time.Time { return listAt.Add(time.Duration(i) * time.Second) }
@@ -254,14 +271,13 @@ func TestEventsListFilters(t *testing.T) {
 
 // A filter that matches little stops after the scan budget, with a cursor
 // to go on from, so no request reads more rows than that.
-func TestEventsListScanBudget(t *testing.T) {
-	d := newRawDB(t)
+func testEventsListScanBudget(t *testing.T, d testStore) {
 	var evs []*event.Event
 	for i := range 10 {
 		evs = append(evs, ev("s", "", fmt.Sprintf("/%d", i), 1, listAt.Add(time.Duration(i)*time.Second)))
 	}
 	d.apply(t, evs...)
-	ro := openRO(t, d.path, "5000")
+	h := d.handler(t, Config{})
 	filter := "&filters=" + url.QueryEscape(`[["is","event:page",["/1","/8"]]]`)
 	var got []string
 	query := "site_id=s" + filter
@@ -271,7 +287,7 @@ func TestEventsListScanBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := readEventsPage(context.Background(), ro, lq, 4)
+		p, err := h.d.readEventsPage(context.Background(), h.db, lq, 4)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,8 +304,7 @@ func TestEventsListScanBudget(t *testing.T) {
 	}
 }
 
-func TestEventsListErrors(t *testing.T) {
-	d := newRawDB(t)
+func testEventsListErrors(t *testing.T, d testStore) {
 	d.apply(t, ev("s", "", "/a", 1, listAt))
 	h := d.handler(t, Config{})
 	f := func(query string, code int, want string) {
@@ -415,8 +430,7 @@ func TestEventsListPlan(t *testing.T) {
 }
 
 // Every dimension the query API filters on filters the events list too.
-func TestEventsListFiltersEveryDimension(t *testing.T) {
-	d := newRawDB(t)
+func testEventsListFiltersEveryDimension(t *testing.T, d testStore) {
 	d.apply(t, ev("s", "", "/a", 1, listAt))
 	h := d.handler(t, Config{})
 	dims := append(slices.Clone(statsDims), "event:props:plan", "event:goal")

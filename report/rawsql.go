@@ -2,8 +2,8 @@ package report
 
 // Every statement of GET /api/v1/realtime and GET /api/v1/events is in this
 // file, beside query.go's and apisql.go's, because the SQL depends on the
-// dialect (INDEXED BY, row values, FILTER) and a PostgreSQL backend will
-// follow.
+// dialect (INDEXED BY, µs timestamps and the log's key on SQLite;
+// timestamptz and the node's key on PostgreSQL).
 //
 // Both read raw events through events_site_ts (site_id, ts), named so that
 // a read can never become a scan of the table. Their cost is bounded by
@@ -58,3 +58,65 @@ const (
 
 	listGoalsSQL = `SELECT name, event_name, page_path FROM goals WHERE site_id = ?`
 )
+
+// rawStatements are the statements of the raw-event views, and the
+// registry reads of every /api/v1 report, in one dialect.
+type rawStatements struct {
+	siteZone, siteSeen               string
+	realtimeTotals, realtimePages    string
+	listEvents, listEventsWithVisits string
+	listGoals                        string
+}
+
+var sqliteRaw = rawStatements{
+	siteZone:             siteZoneSQL,
+	siteSeen:             siteSeenSQL,
+	realtimeTotals:       realtimeTotalsSQL,
+	realtimePages:        realtimePagesSQL,
+	listEvents:           listEventsSQL,
+	listEventsWithVisits: listEventsWithVisitsSQL,
+	listGoals:            listGoalsSQL,
+}
+
+// postgresRaw reads the PostgreSQL store: the registry's tables of
+// migration 0004, and the raw events through events_site_ts (site_id, ts,
+// node_id, log_index) of migration 0005, whose order is the list's, ties
+// in time broken by the node and its log where SQLite breaks them by the
+// log. An event's time is read as Unix microseconds, and compared with
+// dialect.at's arguments. Ties of realtime's pages sort by byte order, as
+// SQLite's BINARY does.
+var postgresRaw = rawStatements{
+	siteZone: `SELECT time_zone FROM site_registry WHERE site_id = $1`,
+	siteSeen: `SELECT EXISTS (SELECT 1 FROM sites WHERE site_id = $1)`,
+
+	realtimeTotals: `SELECT count(DISTINCT nullif(visitor, 0)), count(*) FILTER (WHERE event_type = 'page_view')
+		FROM events
+		WHERE site_id = $1 AND ts BETWEEN $2 AND $3 AND NOT bot`,
+	realtimePages: `SELECT path, count(DISTINCT nullif(visitor, 0)) AS visitors, count(*) AS pageviews
+		FROM events
+		WHERE site_id = $1 AND ts BETWEEN $2 AND $3 AND NOT bot AND event_type = 'page_view'
+		GROUP BY path ORDER BY visitors DESC, pageviews DESC, path COLLATE "C" LIMIT $4`,
+
+	listEvents: `SELECT ` + pgListColumns + `
+		FROM events AS e
+		WHERE e.site_id = $1 AND e.ts BETWEEN $2 AND $3 AND (e.ts, e.node_id, e.log_index) < ($4, $5, $6) AND NOT e.bot
+		ORDER BY e.ts DESC, e.node_id DESC, e.log_index DESC LIMIT $7`,
+	listEventsWithVisits: `SELECT ` + pgListColumns + `,
+			coalesce(s.entry_page, ''), coalesce(s.exit_page, ''), coalesce(s.source, ''), coalesce(s.referrer, ''),
+			coalesce(s.utm_source, ''), coalesce(s.utm_medium, ''), coalesce(s.utm_campaign, ''),
+			coalesce(s.utm_content, ''), coalesce(s.utm_term, ''),
+			coalesce(s.browser, ''), coalesce(s.os, ''), coalesce(s.device, ''), coalesce(s.country, '')
+		FROM events AS e
+		LEFT JOIN sessions AS s ON s.id = e.session AND e.session <> 0
+		WHERE e.site_id = $1 AND e.ts BETWEEN $2 AND $3 AND (e.ts, e.node_id, e.log_index) < ($4, $5, $6) AND NOT e.bot
+		ORDER BY e.ts DESC, e.node_id DESC, e.log_index DESC LIMIT $7`,
+
+	listGoals: `SELECT name, event_name, page_path FROM goals WHERE site_id = $1`,
+}
+
+// pgListColumns are listColumns on PostgreSQL: the node where SQLite has
+// the log.
+const pgListColumns = `(extract(epoch FROM e.ts) * 1000000)::bigint, e.node_id, e.log_index,
+	e.event_type, e.path, e.query, e.hostname, e.referrer, e.source,
+	e.utm_source, e.utm_medium, e.utm_campaign, e.utm_content, e.utm_term,
+	e.browser, e.os, e.device, e.country, e.screen_width, e.props, e.session, e.visitor`

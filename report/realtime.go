@@ -59,7 +59,7 @@ func (h *Handler) serveRealtime(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.timeout)
 	defer cancel()
-	rt, err := readRealtime(ctx, h.db, site, h.now(), limit)
+	rt, err := h.d.readRealtime(ctx, h.db, site, h.now(), limit)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -77,17 +77,17 @@ func (h *Handler) serveRealtime(w http.ResponseWriter, r *http.Request) {
 
 // readRealtime reads the last RealtimeWindow up to now, in one read
 // transaction so the totals and the pages agree.
-func readRealtime(ctx context.Context, db *sql.DB, site string, now time.Time, limit int) (Realtime, error) {
+func (d *dialect) readRealtime(ctx context.Context, db *sql.DB, site string, now time.Time, limit int) (Realtime, error) {
 	rt := Realtime{SiteID: site, TopPages: []PageNow{}}
-	from, to := now.Add(-RealtimeWindow).UnixMicro(), now.UnixMicro()
-	err := inReadTx(ctx, db, func(tx *sql.Tx) error {
-		if _, err := knownSiteZone(ctx, tx, site); err != nil {
+	from, to := d.at(now.Add(-RealtimeWindow).UnixMicro()), d.at(now.UnixMicro())
+	err := inTx(ctx, db, d.readTx, func(tx *sql.Tx) error {
+		if _, err := d.knownSiteZone(ctx, tx, site); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, realtimeTotalsSQL, site, from, to).Scan(&rt.Visitors, &rt.Pageviews); err != nil {
+		if err := tx.QueryRowContext(ctx, d.raw.realtimeTotals, site, from, to).Scan(&rt.Visitors, &rt.Pageviews); err != nil {
 			return fmt.Errorf("totals: %w", err)
 		}
-		rows, err := tx.QueryContext(ctx, realtimePagesSQL, site, from, to, limit)
+		rows, err := tx.QueryContext(ctx, d.raw.realtimePages, site, from, to, limit)
 		if err != nil {
 			return fmt.Errorf("pages: %w", err)
 		}
@@ -139,12 +139,12 @@ func (e *unknownSiteError) Is(target error) bool { return target == errNotFound 
 // knownSiteZone returns the time zone of site: its registry entry's, or
 // UTC for a site that is not registered but has events. A site with
 // neither is an *unknownSiteError.
-func knownSiteZone(ctx context.Context, tx *sql.Tx, site string) (*time.Location, error) {
+func (d *dialect) knownSiteZone(ctx context.Context, tx *sql.Tx, site string) (*time.Location, error) {
 	var zone string
-	err := tx.QueryRowContext(ctx, siteZoneSQL, site).Scan(&zone)
+	err := tx.QueryRowContext(ctx, d.raw.siteZone, site).Scan(&zone)
 	if errors.Is(err, sql.ErrNoRows) {
 		var seen bool
-		if err := tx.QueryRowContext(ctx, siteSeenSQL, site).Scan(&seen); err != nil {
+		if err := tx.QueryRowContext(ctx, d.raw.siteSeen, site).Scan(&seen); err != nil {
 			return nil, fmt.Errorf("site: %w", err)
 		}
 		if !seen {

@@ -13,8 +13,7 @@ import (
 // realtimeNow is the clock of the realtime tests.
 var realtimeNow = time.Date(2026, 1, 10, 12, 0, 0, 0, time.UTC)
 
-func TestRealtime(t *testing.T) {
-	d := newRawDB(t)
+func testRealtime(t *testing.T, d testStore) {
 	now := realtimeNow
 	ago := func(d time.Duration) time.Time { return now.Add(-d) }
 	d.apply(t,
@@ -56,8 +55,7 @@ func TestRealtime(t *testing.T) {
 
 // Ties in visitors are broken by views, then by path, so the order never
 // depends on the plan SQLite picks.
-func TestRealtimeOrder(t *testing.T) {
-	d := newRawDB(t)
+func testRealtimeOrder(t *testing.T, d testStore) {
 	at := realtimeNow.Add(-time.Minute)
 	d.apply(t,
 		ev("s", "", "/z", 1, at), ev("s", "", "/z", 1, at),
@@ -80,8 +78,7 @@ func TestRealtimeOrder(t *testing.T) {
 	}
 }
 
-func TestRealtimeCSV(t *testing.T) {
-	d := newRawDB(t)
+func testRealtimeCSV(t *testing.T, d testStore) {
 	at := realtimeNow.Add(-time.Minute)
 	d.apply(t,
 		ev("s", "", "/a", 1, at),
@@ -98,8 +95,7 @@ func TestRealtimeCSV(t *testing.T) {
 	}
 }
 
-func TestRealtimeErrors(t *testing.T) {
-	d := newRawDB(t)
+func testRealtimeErrors(t *testing.T, d testStore) {
 	d.apply(t, ev("s", "", "/a", 1, realtimeNow))
 	h := d.handler(t, Config{Now: func() time.Time { return realtimeNow }})
 	f := func(target string, code int, want string) {

@@ -79,9 +79,8 @@ type Store int
 const (
 	// SQLite, the embedded store, serves every report.
 	SQLite Store = iota
-	// PostgreSQL, the store of several ingest nodes, serves /stats and
-	// /stats/events; the query API, realtime and the raw-event list answer
-	// 501 until its analytics rollups exist.
+	// PostgreSQL, the store of several ingest nodes, serves every report
+	// too, with the same answers for the same events.
 	PostgreSQL
 )
 
@@ -155,9 +154,9 @@ func New(db *sql.DB, cfg Config) *Handler {
 func (h *Handler) Register(r *httprouter.Router) {
 	r.Handler(http.MethodGet, "/stats", h.wrap("stats", h.authenticated(serveScoped(h, h.d.readStats))))
 	r.Handler(http.MethodGet, "/stats/events", h.wrap("stats_events", h.authenticated(serveScoped(h, h.d.readEvents))))
-	r.Handler(http.MethodPost, "/api/v1/query", h.wrap("api_query", h.authenticated(h.sqliteOnly(h.serveQuery))))
-	r.Handler(http.MethodGet, "/api/v1/realtime", h.wrap("realtime", h.authenticated(h.sqliteOnly(h.serveRealtime))))
-	r.Handler(http.MethodGet, "/api/v1/events", h.wrap("events_list", h.authenticated(h.sqliteOnly(h.serveEventsList))))
+	r.Handler(http.MethodPost, "/api/v1/query", h.wrap("api_query", h.authenticated(http.HandlerFunc(h.serveQuery))))
+	r.Handler(http.MethodGet, "/api/v1/realtime", h.wrap("realtime", h.authenticated(http.HandlerFunc(h.serveRealtime))))
+	r.Handler(http.MethodGet, "/api/v1/events", h.wrap("events_list", h.authenticated(http.HandlerFunc(h.serveEventsList))))
 	r.Handler(http.MethodGet, "/api/v1/openapi.json", h.wrap("openapi", http.HandlerFunc(h.serveOpenAPI)))
 	if h.admin != nil {
 		admin := h.wrap("admin_sites", h.adminOnly(h.admin))
@@ -172,17 +171,6 @@ func (h *Handler) Register(r *httprouter.Router) {
 	}
 	r.NotFound = http.HandlerFunc(h.notFound)
 	r.MethodNotAllowed = http.HandlerFunc(h.methodNotAllowed)
-}
-
-// sqliteOnly is f on the SQLite store; on PostgreSQL it answers 501, as
-// the rollups and raw-event columns f reads are not there yet.
-func (h *Handler) sqliteOnly(f http.HandlerFunc) http.Handler {
-	if h.store == SQLite {
-		return f
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h.fail(w, r, fmt.Errorf("%w: %s is served from the SQLite store only; with PostgreSQL, use /stats and /stats/events", errNotImplemented, r.URL.Path))
-	})
 }
 
 // ServeHTTP serves the report's routes.
@@ -226,9 +214,8 @@ func (h *Handler) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
 // Errors of the request rather than of the database; fail maps them to
 // their status.
 var (
-	errNotFound       = errors.New("no such route")
-	errMethod         = errors.New("method not allowed")
-	errNotImplemented = errors.New("not implemented")
+	errNotFound = errors.New("no such route")
+	errMethod   = errors.New("method not allowed")
 )
 
 // paramError is a missing or invalid query parameter: a 400 whose message
@@ -262,8 +249,6 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, errMethod):
 		writeError(w, http.StatusMethodNotAllowed, err.Error())
-	case errors.Is(err, errNotImplemented):
-		writeError(w, http.StatusNotImplemented, err.Error())
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), unavailable(err):
 		if r.Context().Err() == nil {
 			// A client that went away needs no log line; a database that
