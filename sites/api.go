@@ -44,7 +44,8 @@ type API struct {
 }
 
 // NewAPI returns the admin API over reg, writing through the database that
-// open returns (rollup.OpenAdmin on the data directory's database). A nil
+// open returns: the one reg reads, in its dialect (rollup.OpenAdmin on
+// the data directory's database, pgstore.OpenAdmin on PostgreSQL's). A nil
 // logger means slog.Default().
 func NewAPI(reg *Registry, open func() (*sql.DB, error), logger *slog.Logger) *API {
 	if logger == nil {
@@ -78,7 +79,7 @@ func (a *API) writer() (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
-		a.db, a.store = db, NewStore(db, StoreOptions{})
+		a.db, a.store = db, NewStore(db, StoreOptions{Dialect: a.reg.dialect})
 	}
 	return a.store, nil
 }
@@ -181,7 +182,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, ie.Error())
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "no site "+quote(strings.TrimPrefix(r.URL.Path, apiSite)))
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), unavailable(err):
 		a.logger.Warn("sites: admin API: database unavailable", "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "database busy, retry later")

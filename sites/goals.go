@@ -94,7 +94,7 @@ func (s *Store) AddGoal(ctx context.Context, site, name, eventName, pathPattern 
 		return Goal{}, false, err
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		old, err := scanGoal(tx.QueryRowContext(ctx, sqlGoalByName, g.Site, g.Name))
+		old, err := scanGoal(tx.QueryRowContext(ctx, s.d.goalByName, g.Site, g.Name))
 		switch {
 		case err == nil && old.Event == g.Event && old.Path == g.Path:
 			g = old
@@ -106,7 +106,7 @@ func (s *Store) AddGoal(ctx context.Context, site, name, eventName, pathPattern 
 		}
 		g.Created = s.now().UTC().Truncate(time.Second)
 		created = true
-		return tx.QueryRowContext(ctx, sqlInsertGoal, g.Site, g.Name, g.Event, g.Path, g.Created.Unix()).Scan(&g.ID)
+		return tx.QueryRowContext(ctx, s.d.insertGoal, g.Site, g.Name, g.Event, g.Path, g.Created.Unix()).Scan(&g.ID)
 	})
 	if err != nil {
 		return Goal{}, false, fmt.Errorf("sites: add goal %q: %w", g.Name, err)
@@ -118,7 +118,7 @@ func (s *Store) AddGoal(ctx context.Context, site, name, eventName, pathPattern 
 // none. What it counted stays in the rollups.
 func (s *Store) RemoveGoal(ctx context.Context, site, name string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return exactlyOne(tx.ExecContext(ctx, sqlDeleteGoal, site, name))
+		return exactlyOne(tx.ExecContext(ctx, s.d.deleteGoal, site, name))
 	})
 	if err != nil {
 		return fmt.Errorf("sites: remove goal %q of site %s: %w", name, site, err)
@@ -129,13 +129,14 @@ func (s *Store) RemoveGoal(ctx context.Context, site, name string) error {
 // Goals returns the goals of site, or of every site when site is "",
 // ordered by site and name.
 func (s *Store) Goals(ctx context.Context, site string) ([]Goal, error) {
-	return ReadGoals(ctx, s.db, site)
+	return ReadGoals(ctx, s.db, s.dialect, site)
 }
 
 // ReadGoals reads the goals of site, or of every site when site is "",
-// from db (a read-only pool will do), ordered by site and name.
-func ReadGoals(ctx context.Context, db *sql.DB, site string) ([]Goal, error) {
-	rows, err := db.QueryContext(ctx, sqlGoals, site)
+// from db (a read-only pool will do), a database of dialect d, ordered by
+// site and name.
+func ReadGoals(ctx context.Context, db *sql.DB, d Dialect, site string) ([]Goal, error) {
+	rows, err := db.QueryContext(ctx, d.sql().goals, site)
 	if err != nil {
 		return nil, fmt.Errorf("sites: read goals: %w", err)
 	}

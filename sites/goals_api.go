@@ -39,7 +39,7 @@ func (a *API) listGoals(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	}
 	// Goals are not part of the registry's snapshot: read them from the
 	// pool it reads through, which sees every committed write.
-	goals, err := ReadGoals(ctx, a.reg.db, site)
+	goals, err := ReadGoals(ctx, a.reg.db, a.reg.dialect, site)
 	if err != nil {
 		a.fail(w, r, err)
 		return

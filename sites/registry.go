@@ -21,23 +21,27 @@ type Options struct {
 	// Logger receives failures to re-read the registry; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Dialect is the database's: SQLite (the zero value) or PostgreSQL.
+	Dialect Dialect
 }
 
 // Registry is the current Snapshot of the registry, kept up to date by
 // Run. Its methods are safe for concurrent use and, but for Reload, take
 // no lock and touch no database.
 type Registry struct {
-	db     *sql.DB
-	poll   time.Duration
-	logger *slog.Logger
-	cur    atomic.Pointer[Snapshot]
+	db      *sql.DB
+	dialect Dialect
+	poll    time.Duration
+	logger  *slog.Logger
+	cur     atomic.Pointer[Snapshot]
 	// reload makes one Reload at a time, so an older snapshot never
 	// replaces a newer one.
 	reload sync.Mutex
 }
 
 // Load reads the registry from db (a read-only pool will do) and returns
-// a Registry holding it.
+// a Registry holding it. The admin API writes to the same database, in the
+// same dialect.
 func Load(ctx context.Context, db *sql.DB, opts Options) (*Registry, error) {
 	if opts.Poll <= 0 {
 		opts.Poll = DefaultPoll
@@ -45,11 +49,11 @@ func Load(ctx context.Context, db *sql.DB, opts Options) (*Registry, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	snap, err := ReadSnapshot(ctx, db)
+	snap, err := ReadSnapshot(ctx, db, opts.Dialect)
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{db: db, poll: opts.Poll, logger: opts.Logger}
+	r := &Registry{db: db, dialect: opts.Dialect, poll: opts.Poll, logger: opts.Logger}
 	r.cur.Store(snap)
 	return r, nil
 }
@@ -84,13 +88,13 @@ func (r *Registry) Reload(ctx context.Context) error {
 	r.reload.Lock()
 	defer r.reload.Unlock()
 	var v int64
-	if err := r.db.QueryRowContext(ctx, sqlVersion).Scan(&v); err != nil {
+	if err := r.db.QueryRowContext(ctx, r.dialect.sql().version).Scan(&v); err != nil {
 		return fmt.Errorf("sites: read the registry version: %w", err)
 	}
 	if v == r.cur.Load().version {
 		return nil
 	}
-	snap, err := ReadSnapshot(ctx, r.db)
+	snap, err := ReadSnapshot(ctx, r.db, r.dialect)
 	if err != nil {
 		return err
 	}
@@ -124,18 +128,19 @@ func (r *Registry) Run(ctx context.Context) {
 	}
 }
 
-// ReadSnapshot reads the whole registry from db in one read transaction,
-// so its sites, host names, keys and version belong together.
-func ReadSnapshot(ctx context.Context, db *sql.DB) (*Snapshot, error) {
-	snap, err := readSnapshot(ctx, db)
+// ReadSnapshot reads the whole registry from db, a database of dialect d,
+// in one read transaction, so its sites, host names, keys and version
+// belong together.
+func ReadSnapshot(ctx context.Context, db *sql.DB, d Dialect) (*Snapshot, error) {
+	snap, err := readSnapshot(ctx, db, d.sql())
 	if err != nil {
 		return nil, fmt.Errorf("sites: read the registry: %w", err)
 	}
 	return snap, nil
 }
 
-func readSnapshot(ctx context.Context, db *sql.DB) (*Snapshot, error) {
-	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+func readSnapshot(ctx context.Context, db *sql.DB, d *dialect) (*Snapshot, error) {
+	tx, err := db.BeginTx(ctx, &d.readTx)
 	if err != nil {
 		return nil, err
 	}
@@ -143,12 +148,12 @@ func readSnapshot(ctx context.Context, db *sql.DB) (*Snapshot, error) {
 	defer tx.Rollback()
 
 	var version int64
-	if err := tx.QueryRowContext(ctx, sqlVersion).Scan(&version); err != nil {
+	if err := tx.QueryRowContext(ctx, d.version).Scan(&version); err != nil {
 		return nil, err
 	}
 	var list []Site
 	index := map[string]int{}
-	err = query(ctx, tx, sqlSites, func(rows *sql.Rows) error {
+	err = query(ctx, tx, d.sites, func(rows *sql.Rows) error {
 		var id, zone string
 		if err := rows.Scan(&id, &zone); err != nil {
 			return err
@@ -166,7 +171,7 @@ func readSnapshot(ctx context.Context, db *sql.DB) (*Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = query(ctx, tx, sqlHostnames, func(rows *sql.Rows) error {
+	err = query(ctx, tx, d.hostnames, func(rows *sql.Rows) error {
 		var id, host string
 		if err := rows.Scan(&id, &host); err != nil {
 			return err
@@ -180,7 +185,7 @@ func readSnapshot(ctx context.Context, db *sql.DB) (*Snapshot, error) {
 		return nil, err
 	}
 	var keys []storedKey
-	err = query(ctx, tx, sqlKeys, func(rows *sql.Rows) error {
+	err = query(ctx, tx, d.keys, func(rows *sql.Rows) error {
 		var k storedKey
 		var site sql.NullString
 		var hash []byte

@@ -2,9 +2,11 @@
 // exist, which host names their events may come from, their time zones,
 // the keys that may read their reports, and their goals.
 //
-// The registry lives in the database beside the rollups. Writers (the
-// sites and keys commands, the admin API) change it through a Store on a
-// connection of their own; every serving process holds a Registry, an
+// The registry lives in the database beside the rollups: the data
+// directory's SQLite database, or the PostgreSQL database that ingest
+// nodes and report processes share, where one registry serves them all
+// (see Dialect). Writers (the sites, keys and goals commands, the admin
+// API) change it through a Store on a connection of their own; every serving process holds a Registry, an
 // immutable Snapshot behind an atomic pointer that it re-reads within a
 // second of any change (a counter in the database moves with every write),
 // so checks on the hot path take no lock and read no database.

@@ -24,15 +24,20 @@ type StoreOptions struct {
 	Now func() time.Time
 	// Rand is the source of tokens; nil means crypto/rand.Reader.
 	Rand io.Reader
+	// Dialect is the database's: SQLite (the zero value) or PostgreSQL.
+	Dialect Dialect
 }
 
 // Store changes the registry. Its database must be writable (see
-// rollup.OpenAdmin); each change is one transaction, and moves the
-// registry's change counter so that every serving process re-reads it.
+// rollup.OpenAdmin and pgstore.OpenAdmin); each change is one transaction,
+// and moves the registry's change counter so that every serving process
+// re-reads it.
 type Store struct {
-	db   *sql.DB
-	now  func() time.Time
-	rand io.Reader
+	db      *sql.DB
+	dialect Dialect
+	d       *dialect
+	now     func() time.Time
+	rand    io.Reader
 }
 
 // NewStore returns a Store writing to db.
@@ -43,12 +48,12 @@ func NewStore(db *sql.DB, opts StoreOptions) *Store {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
 	}
-	return &Store{db: db, now: opts.Now, rand: opts.Rand}
+	return &Store{db: db, dialect: opts.Dialect, d: opts.Dialect.sql(), now: opts.Now, rand: opts.Rand}
 }
 
 // Snapshot reads the registry as it is now.
 func (s *Store) Snapshot(ctx context.Context) (*Snapshot, error) {
-	return ReadSnapshot(ctx, s.db)
+	return ReadSnapshot(ctx, s.db, s.dialect)
 }
 
 // PutSite registers a site, or replaces the host names and time zone of
@@ -61,19 +66,19 @@ func (s *Store) PutSite(ctx context.Context, id string, hostnames []string, time
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
 		var n int
-		if err := tx.QueryRowContext(ctx, sqlSiteExists, site.ID).Scan(&n); err != nil {
+		if err := tx.QueryRowContext(ctx, s.d.siteExists, site.ID).Scan(&n); err != nil {
 			return err
 		}
 		created = n == 0
 		now := s.now().Unix()
-		if _, err := tx.ExecContext(ctx, sqlUpsertSite, site.ID, site.TimeZone, now, now); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.upsertSite, site.ID, site.TimeZone, now, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, sqlClearHostnames, site.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, s.d.clearHostnames, site.ID); err != nil {
 			return err
 		}
 		for _, h := range site.Hostnames {
-			if _, err := tx.ExecContext(ctx, sqlInsertHostname, site.ID, h); err != nil {
+			if _, err := tx.ExecContext(ctx, s.d.insertHostname, site.ID, h); err != nil {
 				return err
 			}
 		}
@@ -89,7 +94,7 @@ func (s *Store) PutSite(ctx context.Context, id string, hostnames []string, time
 // there. Its events and rollups stay, and so do the keys for it.
 func (s *Store) RemoveSite(ctx context.Context, id string) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return exactlyOne(tx.ExecContext(ctx, sqlDeleteSite, id))
+		return exactlyOne(tx.ExecContext(ctx, s.d.deleteSite, id))
 	})
 	if err != nil {
 		return fmt.Errorf("sites: remove site %q: %w", id, err)
@@ -130,7 +135,7 @@ func (s *Store) createKey(ctx context.Context, k Key) (Key, string, error) {
 		site = sql.NullString{String: k.Site, Valid: true}
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, sqlInsertKey, site, k.Label, hash[:], k.Created.Unix()).Scan(&k.ID)
+		return tx.QueryRowContext(ctx, s.d.insertKey, site, k.Label, hash[:], k.Created.Unix()).Scan(&k.ID)
 	})
 	if err != nil {
 		return Key{}, "", fmt.Errorf("sites: create key: %w", err)
@@ -142,7 +147,7 @@ func (s *Store) createKey(ctx context.Context, k Key) (Key, string, error) {
 // Serving processes refuse its token once they have re-read the registry.
 func (s *Store) RevokeKey(ctx context.Context, id int64) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		return exactlyOne(tx.ExecContext(ctx, sqlDeleteKey, id))
+		return exactlyOne(tx.ExecContext(ctx, s.d.deleteKey, id))
 	})
 	if err != nil {
 		return fmt.Errorf("sites: revoke key %d: %w", id, err)
@@ -150,13 +155,19 @@ func (s *Store) RevokeKey(ctx context.Context, id int64) error {
 	return nil
 }
 
-// write runs fn in one transaction and commits it.
+// write runs fn in one transaction, which holds the registry's write lock
+// from its start, and commits it.
 func (s *Store) write(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() // a no-op after Commit
+	if s.d.lock != "" {
+		if _, err := tx.ExecContext(ctx, s.d.lock); err != nil {
+			return err
+		}
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
