@@ -20,6 +20,7 @@ import (
 	_ "time/tzdata"
 
 	"sitelog/rollup"
+	"sitelog/rollup/pgstore"
 	"sitelog/sites"
 )
 
@@ -33,7 +34,8 @@ const sitesUsage = `usage: sitelog sites <command> [flags]
 The registry says which sites exist, which hosts a browser may send their
 events from (with --strict-sites), and each site's time zone. Changes reach
 a running server within a second. Every command takes --data-dir
-[SITELOG_DATA_DIR, default ./data].
+[SITELOG_DATA_DIR, default ./data], or --db [SITELOG_DB] for the registry
+that the nodes and report processes of a PostgreSQL store share.
 `
 
 const keysUsage = `usage: sitelog keys <command> [flags]
@@ -46,14 +48,19 @@ const keysUsage = `usage: sitelog keys <command> [flags]
 create prints the key's token once; only its SHA-256 is stored. Once any key
 exists, reports need "Authorization: Bearer <token>". Changes reach a running
 server within a second. Every command takes --data-dir [SITELOG_DATA_DIR,
-default ./data].
+default ./data], or --db [SITELOG_DB] for the keys that the report
+processes of a PostgreSQL store share.
 `
 
-// adminCmd is one sites or keys command: its flags, output and database.
+// adminCmd is one sites, keys or goals command: its flags, output and
+// database.
 type adminCmd struct {
-	name           string // "sites add", for messages
-	fs             *flag.FlagSet
-	dataDir        string
+	name    string // "sites add", for messages
+	fs      *flag.FlagSet
+	dataDir string
+	// db is the PostgreSQL store's URL, whose registry the command
+	// changes instead of the data directory's.
+	db             string
 	stdout, stderr io.Writer
 }
 
@@ -65,6 +72,7 @@ func newAdminCmd(name, usage string, getenv func(string) string, stdout, stderr 
 		c.fs.PrintDefaults()
 	}
 	dataDirFlag(c.fs, getenv, &c.dataDir, "directory holding sitelog.db")
+	c.fs.StringVar(&c.db, "db", getenv("SITELOG_DB"), "PostgreSQL URL (postgres://user:pass@host/db) of the store whose shared registry to change instead of --data-dir's [SITELOG_DB]")
 	return c
 }
 
@@ -104,17 +112,28 @@ func (c *adminCmd) parse(args []string, want int, what string) (pos []string, co
 		}
 		return nil, 2, false
 	}
+	if err := checkDB(c.db); err != nil {
+		fmt.Fprintf(c.stderr, "sitelog %s: %v\n", c.name, err)
+		return nil, 2, false
+	}
 	return pos, 0, true
 }
 
-// open opens the data directory's database for writing beside a server
-// that may be running on it.
-func (c *adminCmd) open() (*sites.Store, *sql.DB, error) {
-	db, err := rollup.OpenAdmin(filepath.Join(c.dataDir, "sitelog.db"))
+// open opens the registry's database for writing beside servers that may
+// be running on it: the data directory's, or with --db PostgreSQL's.
+func (c *adminCmd) open(ctx context.Context) (*sites.Store, *sql.DB, error) {
+	if c.db == "" {
+		db, err := rollup.OpenAdmin(filepath.Join(c.dataDir, "sitelog.db"))
+		if err != nil {
+			return nil, nil, err
+		}
+		return sites.NewStore(db, sites.StoreOptions{}), db, nil
+	}
+	db, err := pgstore.OpenAdmin(ctx, c.db)
 	if err != nil {
 		return nil, nil, err
 	}
-	return sites.NewStore(db, sites.StoreOptions{}), db, nil
+	return sites.NewStore(db, sites.StoreOptions{Dialect: sites.PostgreSQL}), db, nil
 }
 
 // failed reports err and returns the exit code: 2 for a value the user
@@ -167,7 +186,7 @@ func sitesAdd(ctx context.Context, c *adminCmd, args []string) int {
 	}
 	given := map[string]bool{}
 	c.fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	store, db, err := c.open()
+	store, db, err := c.open(ctx)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -205,7 +224,7 @@ func sitesList(ctx context.Context, c *adminCmd, args []string) int {
 	if _, code, ok := c.parse(args, 0, ""); !ok {
 		return code
 	}
-	store, db, err := c.open()
+	store, db, err := c.open(ctx)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -231,7 +250,7 @@ func sitesRemove(ctx context.Context, c *adminCmd, args []string) int {
 	if !ok {
 		return code
 	}
-	store, db, err := c.open()
+	store, db, err := c.open(ctx)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -263,7 +282,7 @@ func keysCreate(ctx context.Context, c *adminCmd, args []string) int {
 		fmt.Fprintf(c.stderr, "sitelog %s: give --site ID or --admin\n", c.name)
 		return 2
 	}
-	store, db, err := c.open()
+	store, db, err := c.open(ctx)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -291,7 +310,7 @@ func keysList(ctx context.Context, c *adminCmd, args []string) int {
 	if _, code, ok := c.parse(args, 0, ""); !ok {
 		return code
 	}
-	store, db, err := c.open()
+	store, db, err := c.open(ctx)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -332,7 +351,7 @@ func keysRevoke(ctx context.Context, c *adminCmd, args []string) int {
 		fmt.Fprintf(c.stderr, "sitelog %s: %q is not a key ID (from sitelog keys list)\n", c.name, pos[0])
 		return 2
 	}
-	store, db, err := c.open()
+	store, db, err := c.open(ctx)
 	if err != nil {
 		return c.failed(err)
 	}

@@ -524,3 +524,139 @@ func TestClusterLateEventAfterRetention(t *testing.T) {
 		t.Errorf("the day's rollups count %d views, want 2", n)
 	}
 }
+
+// TestClusterRegistry: with --db, the sites registry, report keys and
+// goals live in PostgreSQL, one registry for every process on it. A key
+// made by `sitelog keys create --db` is required and honoured by a report
+// process started before it, whose data directory gets no database of its
+// own; a zone given by `sitelog sites add` (SITELOG_DB set) moves the day
+// a running node counts an event in; and what the admin API of a report
+// process writes, the commands read.
+func TestClusterRegistry(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.NewDatabase(t)
+	// The commands are run with a data directory, so that a command that
+	// wrongly used it would leave a database there.
+	cliDir := t.TempDir()
+	pgCLI := func(args ...string) (code int, stdout, stderr string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		env := func(k string) string {
+			switch k {
+			case "SITELOG_DATA_DIR":
+				return cliDir
+			case "SITELOG_DB":
+				return dsn
+			}
+			return ""
+		}
+		code = run(context.Background(), args, env, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+
+	reportArgs := []string{"report", "--data-dir", t.TempDir(), "--db", dsn, "--report-addr", "127.0.0.1:0", "--report-auth", "required"}
+	if code, out := runCapture(t, reportArgs...); code != 1 || !strings.Contains(out, "no sitelog schema yet") {
+		t.Errorf("report on a database no node has made: exit %d\n%s", code, out)
+	}
+	node := startNode(t, t.TempDir(), dsn)
+	rep := startArgs(t, reportArgs, nil)
+	if _, err := os.Stat(filepath.Join(reportArgs[2], "sitelog.db")); !os.IsNotExist(err) {
+		t.Errorf("the report process on PostgreSQL made a database in its data directory: %v", err)
+	}
+
+	// A key made by the command, read by the report process.
+	stats := rep.report + "/stats?site_id=paris&date="
+	if code, body := request(t, "GET", stats+"2025-11-15", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("/stats without any key: %d %s", code, body)
+	}
+	code, token, errOut := pgCLI("keys", "create", "--db", dsn, "--admin", "--label", "ops")
+	token = strings.TrimSpace(token)
+	if code != 0 || !strings.HasPrefix(token, "sl_") {
+		t.Fatalf("keys create --db: exit %d, %q\n%s", code, token, errOut)
+	}
+	waitUntil(t, "the report process to honour the new key", func() bool {
+		code, _ := request(t, "GET", stats+"2025-11-15", token, "")
+		return code == http.StatusOK
+	})
+	if code, body := request(t, "GET", stats+"2025-11-15", "", ""); code != http.StatusUnauthorized {
+		t.Errorf("/stats without the key: %d %s", code, body)
+	}
+	if code, body := request(t, "GET", stats+"2025-11-15", "sl_"+strings.Repeat("x", 43), ""); code != http.StatusUnauthorized {
+		t.Errorf("/stats with an unknown key: %d %s", code, body)
+	}
+
+	// 23:30 UTC on 14 November is 00:30 on the 15th in Paris. Unregistered,
+	// the site counts in UTC's days; once the command gives it its zone,
+	// the node counts the next such event on the 15th.
+	const late = `{"site_id":"paris","url":"http://paris.test/late","timestamp":"2025-11-14T23:30:00Z"}`
+	views := func(day string) int64 {
+		t.Helper()
+		code, body := request(t, "GET", stats+day, token, "")
+		var st struct {
+			TotalViews int64 `json:"total_views"`
+		}
+		if err := json.Unmarshal([]byte(body), &st); code != http.StatusOK || err != nil {
+			t.Fatalf("/stats of %s: %d %s", day, code, body)
+		}
+		return st.TotalViews
+	}
+	if code, body := post(t, node.ingest+"/event", late); code != http.StatusAccepted {
+		t.Fatalf("POST /event: %d %s", code, body)
+	}
+	waitApplied(t, node.ingest)
+	if utc, paris := views("2025-11-14"), views("2025-11-15"); utc != 1 || paris != 0 {
+		t.Fatalf("an unregistered site's event at 23:30 UTC: %d views on the 14th, %d on the 15th; want 1 and 0", utc, paris)
+	}
+	code, out, errOut := pgCLI("sites", "add", "paris", "--tz", "Europe/Paris")
+	if code != 0 || out != "added site paris: hostnames -, time zone Europe/Paris\n" {
+		t.Fatalf("sites add with SITELOG_DB: exit %d\n%s%s", code, out, errOut)
+	}
+	// The node sees the change within its poll: until then such events
+	// still count on the 14th, from then on on the 15th.
+	posted := int64(1)
+	postLate := func() {
+		t.Helper()
+		if code, body := post(t, node.ingest+"/event", late); code != http.StatusAccepted {
+			t.Fatalf("POST /event: %d %s", code, body)
+		}
+		posted++
+		waitApplied(t, node.ingest)
+	}
+	waitUntil(t, "the node to count in Paris's days", func() bool {
+		postLate()
+		return views("2025-11-15") > 0
+	})
+	utc, paris := views("2025-11-14"), views("2025-11-15")
+	postLate()
+	if utc2, paris2 := views("2025-11-14"), views("2025-11-15"); utc2 != utc || paris2 != paris+1 || utc2+paris2 != posted {
+		t.Errorf("after the zone was seen: %d views on the 14th (was %d), %d on the 15th (was %d), of %d posted; want the next on the 15th",
+			utc2, utc, paris2, paris, posted)
+	}
+
+	// The admin API of the report process writes to the shared registry.
+	if code, body := request(t, "PUT", rep.report+"/api/sites/shop", token, `{"time_zone":"Asia/Tokyo"}`); code != http.StatusCreated {
+		t.Fatalf("PUT /api/sites/shop: %d %s", code, body)
+	}
+	code, out, errOut = pgCLI("sites", "list")
+	if want := "ID     HOSTNAMES  TIME ZONE\nparis  -          Europe/Paris\nshop   -          Asia/Tokyo\n"; code != 0 || out != want {
+		t.Errorf("sites list with SITELOG_DB: exit %d\n%s%s\nwant\n%s", code, out, errOut, want)
+	}
+	if code, out, errOut := pgCLI("goals", "add", "--site", "shop", "--event", "purchase"); code != 0 {
+		t.Fatalf("goals add with SITELOG_DB: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, body := request(t, "GET", rep.report+"/api/sites/shop/goals", token, ""); code != http.StatusOK || !strings.Contains(body, `"name":"purchase","event_name":"purchase"`) {
+		t.Errorf("GET /api/sites/shop/goals: %d %s", code, body)
+	}
+
+	// Without --db, the commands keep to the data directory, which those
+	// with it never touched.
+	if _, err := os.Stat(filepath.Join(cliDir, "sitelog.db")); !os.IsNotExist(err) {
+		t.Errorf("a command given --db made a database in the data directory: %v", err)
+	}
+	if code, out, errOut := cli(t, cliDir, "sites", "list"); code != 0 || out != "ID  HOSTNAMES  TIME ZONE\n" {
+		t.Errorf("sites list of the data directory: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := pgCLI("keys", "list", "--db", "mysql://x"); code != 2 || !strings.Contains(errOut, "postgres:// URL") {
+		t.Errorf("keys list --db mysql://x: exit %d\n%s", code, errOut)
+	}
+}

@@ -20,7 +20,8 @@ const goalsUsage = `usage: sitelog goals <command> [flags]
 A goal's completions count (as the query API's goal dimension and its
 conversion_rate) from the moment it is added; sitelog rebuild counts the
 past. Changes reach a running server within a second. Every command takes
---data-dir [SITELOG_DATA_DIR, default ./data].
+--data-dir [SITELOG_DATA_DIR, default ./data], or --db [SITELOG_DB] for the
+goals of a PostgreSQL store.
 `
 
 // runGoals is the goals command.
@@ -43,7 +44,7 @@ func goalsAdd(ctx context.Context, c *adminCmd, args []string) int {
 		fmt.Fprintf(c.stderr, "sitelog %s: give --site ID and either --event NAME or --path PATTERN\n", c.name)
 		return 2
 	}
-	store, db, err := c.open()
+	store, db, err := c.open(ctx)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -68,7 +69,7 @@ func goalsList(ctx context.Context, c *adminCmd, args []string) int {
 	if _, code, ok := c.parse(args, 0, ""); !ok {
 		return code
 	}
-	store, db, err := c.open()
+	store, db, err := c.open(ctx)
 	if err != nil {
 		return c.failed(err)
 	}
@@ -99,7 +100,7 @@ func goalsRemove(ctx context.Context, c *adminCmd, args []string) int {
 		fmt.Fprintf(c.stderr, "sitelog %s: give --site ID and --name NAME\n", c.name)
 		return 2
 	}
-	store, db, err := c.open()
+	store, db, err := c.open(ctx)
 	if err != nil {
 		return c.failed(err)
 	}

@@ -339,20 +339,23 @@ func runNode(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	defer log.Close()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	// What the log still holds counts in the sites' zones of the node's
+	// What the log still holds counts in the sites' zones of the shared
 	// registry, as the node would have counted it. (The cap on paths per
-	// day is the default one.)
-	readers, err := rollup.OpenReadOnly(filepath.Join(dataDir, "sitelog.db"))
+	// day is the default one.) The store first: it brings the schema, the
+	// registry's included, up to date.
+	var registry *sites.Registry
+	store, err := pgstore.Open(ctx, *db, pgstore.Options{Logger: logger, Zone: func(site string) *time.Location { return registry.Zone(site) }})
 	if err != nil {
+		return fail(err)
+	}
+	readers, err := pgstore.OpenReaders(ctx, *db)
+	if err != nil {
+		store.Close()
 		return fail(err)
 	}
 	defer readers.Close()
-	registry, err := sites.Load(ctx, readers, sites.Options{Logger: logger})
-	if err != nil {
-		return fail(err)
-	}
-	store, err := pgstore.Open(ctx, *db, pgstore.Options{Logger: logger, Zone: registry.Zone})
-	if err != nil {
+	if registry, err = sites.Load(ctx, readers, sites.Options{Logger: logger, Dialect: sites.PostgreSQL}); err != nil {
+		store.Close()
 		return fail(err)
 	}
 	p, err := attach(ctx, store, dataDir, log, logger)

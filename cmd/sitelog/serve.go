@@ -39,6 +39,11 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
+// adminOpenTimeout bounds the connection (and schema check) that the admin
+// API of a process on PostgreSQL makes on its first write: a database that
+// does not answer is a 503, not a request left hanging.
+const adminOpenTimeout = 5 * time.Second
+
 // serve opens the parts in order (database, log, worker, sites registry,
 // listeners), runs until ctx is done, then stops them in reverse: listeners
 // first, so every request in flight is answered; then the registry's
@@ -46,9 +51,10 @@ const (
 // shutdown timeout passed; then the log, then the database.
 //
 // With --db, the worker applies into PostgreSQL as this data directory's
-// node, and reports read PostgreSQL; the sites registry and report keys
-// stay in the data directory's SQLite database. A node fenced off by
-// another process started on the same node stops the whole process.
+// node, and reports and the sites registry (sites, their zones, report
+// keys, goals) are read from PostgreSQL, one registry for every process on
+// it. A node fenced off by another process started on the same node stops
+// the whole process.
 func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	ctx, stopWith := context.WithCancelCause(ctx)
 	defer stopWith(nil)
@@ -121,27 +127,35 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			}
 		}
 		worker = rollup.NewWorker(target, log, rollup.WorkerConfig{Logger: logger, RetainRaw: cfg.RetainRaw, BatchSize: cfg.BatchSize})
-	} else if cfg.DB != "" {
-		// A report node of PostgreSQL keeps its sites registry and keys
-		// in a SQLite database of its own, made here on its first start.
-		local, err := rollup.Open(dbPath, rollup.Options{Logger: logger})
-		if err != nil {
-			return err
-		}
-		if err := local.Close(); err != nil {
-			return err
-		}
 	}
 
 	// The sites registry and the report keys, read through a read-only
 	// pool (which reports share) and re-read within a second of a change
-	// that the sites and keys commands or the admin API make.
-	readers, err := rollup.OpenReadOnly(dbPath)
+	// that the sites, keys and goals commands or the admin API make. With
+	// --db they are PostgreSQL's, whose schema a node has made (this one,
+	// above, or another: a report process refuses a database without it).
+	var (
+		readers   *sql.DB
+		dialect   sites.Dialect
+		openAdmin = func() (*sql.DB, error) { return rollup.OpenAdmin(dbPath) }
+	)
+	if cfg.DB == "" {
+		readers, err = rollup.OpenReadOnly(dbPath)
+	} else {
+		readers, err = pgstore.OpenReaders(ctx, cfg.DB)
+		dialect = sites.PostgreSQL
+		openAdmin = func() (*sql.DB, error) {
+			// On the admin API's first write, within that request's time.
+			ctx, cancel := context.WithTimeout(ctx, adminOpenTimeout)
+			defer cancel()
+			return pgstore.OpenAdmin(ctx, cfg.DB)
+		}
+	}
 	if err != nil {
 		return err
 	}
 	closers = append(closers, closer{"read-only database pool", readers.Close})
-	registry, err = sites.Load(ctx, readers, sites.Options{Logger: logger})
+	registry, err = sites.Load(ctx, readers, sites.Options{Logger: logger, Dialect: dialect})
 	if err != nil {
 		return err
 	}
@@ -206,18 +220,14 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		names = append(names, "ingest")
 	}
 	if cfg.Mode.reports() {
-		admin := sites.NewAPI(registry, func() (*sql.DB, error) { return rollup.OpenAdmin(dbPath) }, logger)
+		admin := sites.NewAPI(registry, openAdmin, logger)
 		closers = append(closers, closer{"admin API database", admin.Close})
-		reports, store := readers, report.SQLite
+		store := report.SQLite
 		if cfg.DB != "" {
-			if reports, err = pgstore.OpenReaders(ctx, cfg.DB); err != nil {
-				return err
-			}
-			closers = append(closers, closer{"PostgreSQL report pool", reports.Close})
 			store = report.PostgreSQL
 		}
-		r := newRouter(reg, httpm, func() error { return reports.PingContext(ctx) })
-		report.New(reports, report.Config{
+		r := newRouter(reg, httpm, func() error { return readers.PingContext(ctx) })
+		report.New(readers, report.Config{
 			Logger:      logger,
 			Wrap:        httpm.Wrap,
 			Keys:        registry,
