@@ -20,14 +20,18 @@ import (
 // of the values of eventRow.
 var eventColumns = []string{
 	"node_id", "log_index", "site_id", "event_type", "path", "query", "fragment", "user_id", "ts", "bot",
-	"visitor", "hostname", "referrer", "source", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+	"visitor", "session", "hostname", "referrer", "source", "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
 	"browser", "os", "device", "country", "screen_width", "props",
 }
+
+// sessionColumn is the position of the event's visit in eventRow, set
+// once the analytics model has put the event in one.
+const sessionColumn = 11
 
 func eventRow(node int64, index uint64, e *event.Event) []any {
 	return []any{
 		node, int64(index), e.SiteID, e.Type, e.Path, e.Query, e.Fragment, e.UserID, e.Time, e.Bot,
-		int64(e.Visitor), e.Hostname, e.Referrer, e.Source, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
+		int64(e.Visitor), int64(0), e.Hostname, e.Referrer, e.Source, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
 		e.Browser, e.OS, e.Device, e.Country, int32(e.ScreenWidth), e.Props,
 	}
 }
@@ -89,19 +93,22 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 	}
 
 	rows := make([][]any, 0, len(entries))
+	evs := make([]event.Event, 0, len(entries)) // evs[i] is the event of rows[i]
 	t := newTally()
 	var days []int64
-	var ev event.Event
 	for _, e := range entries {
 		if e.Data == nil {
 			continue
 		}
-		if err := event.Decode(e.Data, &ev); err != nil {
+		evs = append(evs, event.Event{})
+		ev := &evs[len(evs)-1]
+		if err := event.Decode(e.Data, ev); err != nil {
 			n.s.logger.Warn("pgstore: skipping a log record that does not decode", "node", n.id, "index", e.Index, "err", err)
+			evs = evs[:len(evs)-1]
 			continue
 		}
-		rows = append(rows, eventRow(n.id, e.Index, &ev))
-		t.add(n.s, &ev)
+		rows = append(rows, eventRow(n.id, e.Index, ev))
+		t.add(n.s, ev)
 		days = append(days, unixDay(ev.Time))
 	}
 	var watermark *time.Time // NULL: caught up, the database's now()
@@ -122,10 +129,29 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 			}
 			return err
 		}
-		err = n.commit(ctx, rows, t, last, watermark)
+		err = n.commit(ctx, rows, evs, t, last, watermark)
 		var lost *lostCommit
+		if errors.As(err, &lost) {
+			n.s.logger.Warn("pgstore: connection lost during COMMIT; reading the checkpoint back", "node", n.id, "last", last, "err", lost.err)
+			committed, rerr := n.committed(ctx, last)
+			switch {
+			case rerr != nil:
+				n.model.Forget()
+				return fmt.Errorf("read the checkpoint back after %w: %w", lost, rerr)
+			case committed:
+				err = nil
+			default:
+				n.s.logger.Warn("pgstore: the lost COMMIT did not take effect; committing the batch again", "node", n.id, "last", last)
+			}
+		}
+		if err != nil {
+			// What the model read or wrote in the attempt is gone, or
+			// may be: it reads again.
+			n.model.Forget()
+		}
 		switch {
 		case err == nil:
+			n.model.Commit()
 			n.applied = last
 			return nil
 		case noPartition(err):
@@ -133,16 +159,7 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 			// for: a late event. Make it again.
 			clear(n.days)
 		case errors.As(err, &lost):
-			n.s.logger.Warn("pgstore: connection lost during COMMIT; reading the checkpoint back", "node", n.id, "last", last, "err", lost.err)
-			committed, rerr := n.committed(ctx, last)
-			switch {
-			case rerr != nil:
-				return fmt.Errorf("read the checkpoint back after %w: %w", lost, rerr)
-			case committed:
-				n.applied = last
-				return nil
-			}
-			n.s.logger.Warn("pgstore: the lost COMMIT did not take effect; committing the batch again", "node", n.id, "last", last)
+			// It did not commit: apply it again.
 		case conflict(err):
 			// Every writer takes rows in one order (rollups.go, Fold),
 			// so this is not expected; but the server rolled the batch
@@ -164,7 +181,7 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 // other nodes write other rows of the rollups, and the user sets are
 // inserted with ON CONFLICT, which waits for a concurrent insert of the
 // same user to commit or roll back before it decides.
-func (n *Node) commit(ctx context.Context, rows [][]any, t *tally, last uint64, watermark *time.Time) error {
+func (n *Node) commit(ctx context.Context, rows [][]any, evs []event.Event, t *tally, last uint64, watermark *time.Time) error {
 	tx, err := n.s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return err
@@ -183,6 +200,20 @@ func (n *Node) commit(ctx context.Context, rows [][]any, t *tally, last uint64, 
 	if tag.RowsAffected() == 0 {
 		return ErrFenced
 	}
+	// The analytics model reads what the batch continues (visits, values
+	// under the cap) before anything is written, and puts each raw event
+	// in its visit.
+	if err := n.model.Begin(ctx, tx, evs); err != nil {
+		return fmt.Errorf("analytics: %w", err)
+	}
+	for i := range evs {
+		e := &evs[i]
+		visit, err := n.model.Add(ctx, e, t.local(n.s, e))
+		if err != nil {
+			return fmt.Errorf("analytics: %w", err)
+		}
+		rows[i][sessionColumn] = visit
+	}
 	if len(rows) > 0 {
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"events"}, eventColumns, pgx.CopyFromRows(rows)); err != nil {
 			return fmt.Errorf("copy events: %w", err)
@@ -190,6 +221,9 @@ func (n *Node) commit(ctx context.Context, rows [][]any, t *tally, last uint64, 
 	}
 	if err := n.writeRollups(ctx, tx, t); err != nil {
 		return err
+	}
+	if err := n.model.Write(ctx); err != nil {
+		return fmt.Errorf("analytics: %w", err)
 	}
 	if n.beforeCommit != nil {
 		n.beforeCommit()

@@ -65,9 +65,10 @@ func BenchmarkApply(b *testing.B) {
 
 // traffic returns batches of a node's log as a site's traffic looks:
 // three sites, the first with most of it; paths by a Zipf law over 2000;
-// users from a pool of 5000, a fifth of events without one; a page view
-// in ten a custom event and one in twenty from a bot; the time moving on
-// by a second an event.
+// users (and their visitors) from a pool of 5000, a fifth of events
+// without a user and from a visitor seen once; a page view in ten a
+// custom event and one in twenty from a bot; the time moving on by a
+// second an event.
 func traffic(seed uint64, batches, size int) [][]wal.Entry {
 	r := rand.New(rand.NewPCG(seed, 1))
 	paths := rand.NewZipf(r, 1.1, 1, 1999)
@@ -90,7 +91,10 @@ func traffic(seed uint64, batches, size int) [][]wal.Entry {
 				Country: "DE",
 			}
 			if r.IntN(5) != 0 {
-				e.UserID = fmt.Sprintf("user-%d", r.IntN(5000))
+				u := r.IntN(5000)
+				e.UserID, e.Visitor = fmt.Sprintf("user-%d", u), uint64(u+1)
+			} else {
+				e.Visitor = 1_000_000 + r.Uint64N(1_000_000) // a visitor seen once
 			}
 			if r.IntN(10) == 0 {
 				e.Type = "signup"

@@ -14,7 +14,7 @@ import (
 const foldLock = 0x73697465_6c6f6703 // "sitelog" and 3
 
 // folds are the per-day rollups that Fold folds, in the order a batch
-// writes them (rollups.go): Fold locks their rows table by table and in
+// writes them (rollups.go, then the analytics model): Fold locks their rows table by table and in
 // key order, as a batch does, so that the two cannot deadlock. The daily
 // rows come after daily_paths, so that the folded day's paths count its
 // folded path rows. The all-time tables (sites, site_types, site_paths)
@@ -59,6 +59,21 @@ var folds = []struct {
 			(SELECT count(*) FROM daily_paths p WHERE p.site_id = d.site_id AND p.day = d.day AND p.node_id = 0 AND p.path <> $2)`,
 		set: `views = daily.views + excluded.views, events = daily.events + excluded.events,
 			users = daily.users + excluded.users, bots = daily.bots + excluded.bots, paths = excluded.paths`,
+	},
+	{
+		// The analytics model's rows, which a batch writes after the
+		// rollups above. Their sketches stay a row per node: merging
+		// them takes the sketches' own code, and readers merge a key's
+		// sketches anyway.
+		table: "stats",
+		keys:  "site_id, dim, day, value",
+		match: "(t.site_id, t.dim, t.day, t.value, t.node_id) = (l.site_id, l.dim, l.day, l.value, l.node_id)",
+		cols:  "pageviews, visitors, visits, bounces, duration, events",
+		lock:  `site_id COLLATE "C", dim COLLATE "C", day COLLATE "C", value COLLATE "C", node_id`,
+		sums:  "sum(pageviews), sum(visitors), sum(visits), sum(bounces), sum(duration), sum(events)",
+		set: `pageviews = stats.pageviews + excluded.pageviews, visitors = stats.visitors + excluded.visitors,
+			visits = stats.visits + excluded.visits, bounces = stats.bounces + excluded.bounces,
+			duration = stats.duration + excluded.duration, events = stats.events + excluded.events`,
 	},
 }
 

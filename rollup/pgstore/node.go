@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"sitelog/rollup"
 	"sitelog/wal"
 )
 
@@ -39,6 +40,8 @@ type Node struct {
 	// days are the UTC days known to have a partition of events, as Unix
 	// days (see partitions.go).
 	days map[int64]bool
+	// model is the node's analytics model.
+	model *rollup.NodeModel
 	// beforeCommit, when set, runs before each COMMIT: Options.BeforeCommit,
 	// or the lost-COMMIT test's, which cuts the connection there.
 	beforeCommit func()
@@ -134,7 +137,8 @@ func (s *Store) attach(ctx context.Context, l Local) (*Node, error) {
 	if err := tx.Commit(ctx); err != nil {
 		return nil, err
 	}
-	return &Node{s: s, id: id, epoch: epoch, applied: applied, days: make(map[int64]bool), beforeCommit: s.beforeCommit}, nil
+	return &Node{s: s, id: id, epoch: epoch, applied: applied, days: make(map[int64]bool), beforeCommit: s.beforeCommit,
+		model: rollup.NewNodeModel(id, s.pathsPerDay)}, nil
 }
 
 // check refuses a local log that cannot continue the checkpoint applied,

@@ -66,8 +66,8 @@ func newTally() *tally {
 	}
 }
 
-// add counts one event in the day of its site's time zone.
-func (t *tally) add(s *Store, e *event.Event) {
+// local is the event's time in its site's time zone.
+func (t *tally) local(s *Store, e *event.Event) time.Time {
 	loc, ok := t.zones[e.SiteID]
 	if !ok {
 		if s.zone != nil {
@@ -78,7 +78,12 @@ func (t *tally) add(s *Store, e *event.Event) {
 		}
 		t.zones[e.SiteID] = loc
 	}
-	day := t.clock.day(e.Time.In(loc))
+	return e.Time.In(loc)
+}
+
+// add counts one event in the day of its site's time zone.
+func (t *tally) add(s *Store, e *event.Event) {
+	day := t.clock.day(t.local(s, e))
 	dk := dayKey{e.SiteID, day}
 	dc := t.daily[dk]
 	if dc == nil {

@@ -366,6 +366,7 @@ func TestFold(t *testing.T) {
 			{"daily", "site_id, day"},
 			{"daily_types", "site_id, day, event_type"},
 			{"daily_paths", "site_id, day, path"},
+			{"stats", "site_id, dim, day, value"},
 		} {
 			rows += count(t, s, fmt.Sprintf("SELECT count(*) FROM %s WHERE day < '2026-03-11' AND node_id <> 0", q.table))
 			extra += count(t, s, fmt.Sprintf("SELECT count(*) - count(DISTINCT (%s)) FROM %s WHERE day < '2026-03-11'", q.key, q.table))
