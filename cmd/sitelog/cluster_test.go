@@ -300,6 +300,16 @@ func checkClusterRecount(t *testing.T, conn *pgx.Conn) {
 		`SELECT count(*) FROM ((SELECT site_id, sum(views), sum(events), sum(users) FROM sites GROUP BY 1) EXCEPT
 		   (SELECT site_id, count(*) FILTER (WHERE event_type = 'page_view'), count(*), count(DISTINCT nullif(user_id, ''))
 		     FROM events WHERE NOT bot GROUP BY 1)) d`,
+		// The analytics model: each day's totals (visitors exact across
+		// nodes), visits against the visits table, each visit against
+		// its raw events.
+		`SELECT count(*) FROM ((SELECT site_id, day, sum(pageviews), sum(visitors), sum(events) FROM stats WHERE dim = '' GROUP BY 1, 2) EXCEPT
+		   (SELECT site_id, ` + day + `, count(*) FILTER (WHERE event_type = 'page_view'), count(DISTINCT nullif(visitor, 0)), count(*)
+		     FROM events WHERE NOT bot GROUP BY 1, 2)) d`,
+		`SELECT count(*) FROM ((SELECT site_id, day, sum(visits), sum(bounces) FROM stats WHERE dim = '' GROUP BY 1, 2 HAVING sum(visits) <> 0) EXCEPT
+		   (SELECT site_id, day, count(*), count(*) FILTER (WHERE pageviews = 1) FROM sessions GROUP BY 1, 2)) d`,
+		`SELECT count(*) FROM ((SELECT id, pageviews, events FROM sessions) EXCEPT
+		   (SELECT session, count(*) FILTER (WHERE event_type = 'page_view'), count(*) FROM events WHERE session <> 0 GROUP BY 1)) d`,
 	} {
 		if bad := pgCount(t, conn, q); bad != 0 {
 			t.Errorf("%d rollup rows differ from a recount of raw events:\n%s", bad, q)
