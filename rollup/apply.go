@@ -124,7 +124,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 	}
 	s.known.remember(b)
 	s.an.commit()
-	s.m.applied(len(entries), time.Since(start))
+	s.m.ObserveBatch(len(entries), time.Since(start))
 	s.maybeCheckpoint(ctx)
 	return nil
 }

@@ -47,7 +47,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-func (m *Metrics) applied(entries int, d time.Duration) {
+// ObserveBatch records a batch of entries applied in d, by the Store or by
+// another Target of the worker.
+func (m *Metrics) ObserveBatch(entries int, d time.Duration) {
 	if m == nil {
 		return
 	}

@@ -336,6 +336,13 @@ func TestClusterSecondProcess(t *testing.T) {
 	}
 	event(a, 1)
 	waitApplied(t, a.ingest)
+	_, m := get(t, a.ingest+"/metrics")
+	for _, name := range []string{"sitelog_node_id 1", "sitelog_node_checkpoint_age_seconds 0", "sitelog_node_clock_offset_seconds",
+		"sitelog_queue_lag_events 0", "sitelog_worker_batch_events_count 1"} {
+		if !strings.Contains(m, name) {
+			t.Errorf("a node's /metrics lacks %q", name)
+		}
+	}
 
 	// Same data directory: the log's lock.
 	code, out := runCapture(t, "ingest", "--data-dir", dirA, "--db", dsn, "--ingest-addr", "127.0.0.1:0")

@@ -58,6 +58,7 @@ type pgNode struct {
 	node   *pgstore.Node
 	log    *wal.Log
 	logger *slog.Logger
+	m      *rollup.Metrics // the worker's, nil for none
 	// moved is when the checkpoint last moved (Unix nanoseconds), for
 	// sitelog_node_checkpoint_age_seconds.
 	moved  atomic.Int64
@@ -73,7 +74,7 @@ type pgNode struct {
 // new one that it saves. The log must not have been prepared yet: the
 // node's checkpoint, from the database, is what prepares it.
 // zone gives the sites' time zones, whose days the rollups count in.
-func attachNode(ctx context.Context, cfg config, log *wal.Log, logger *slog.Logger, reg prometheus.Registerer, zone func(string) *time.Location) (*pgNode, error) {
+func attachNode(ctx context.Context, cfg config, log *wal.Log, logger *slog.Logger, reg prometheus.Registerer, m *rollup.Metrics, zone func(string) *time.Location) (*pgNode, error) {
 	store, err := pgstore.Open(ctx, cfg.DB, pgstore.Options{Logger: logger, Zone: zone, PathsPerDay: cfg.PathsPerDay, BeforeCommit: log.BeforeDBCommit})
 	if err != nil {
 		return nil, err
@@ -83,6 +84,7 @@ func attachNode(ctx context.Context, cfg config, log *wal.Log, logger *slog.Logg
 		store.Close()
 		return nil, err
 	}
+	p.m = m
 	p.register(reg)
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	p.stop = stop
@@ -150,12 +152,14 @@ func (p *pgNode) Apply(ctx context.Context, _ string, entries []wal.Entry) error
 	if len(entries) == 0 {
 		return nil
 	}
+	start := time.Now()
 	err := p.node.Apply(ctx, entries, p.nextTime(ctx, entries[len(entries)-1].Index))
 	if errors.Is(err, pgstore.ErrFenced) {
 		return fmt.Errorf("%w: %w", rollup.ErrFenced, err)
 	}
 	if err == nil {
 		p.moved.Store(time.Now().UnixNano())
+		p.m.ObserveBatch(len(entries), time.Since(start))
 	}
 	return err
 }

@@ -85,16 +85,19 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		// Days count in each site's time zone. The worker starts only
 		// once the registry is loaded, below.
 		zone := func(site string) *time.Location { return registry.Zone(site) }
-		store, err = rollup.Open(dbPath, rollup.Options{
-			PathsPerDay: cfg.PathsPerDay,
-			Logger:      logger,
-			Metrics:     rollup.NewMetrics(reg),
-			Zone:        zone,
-		})
-		if err != nil {
-			return err
+		workerMetrics := rollup.NewMetrics(reg)
+		if cfg.DB == "" {
+			store, err = rollup.Open(dbPath, rollup.Options{
+				PathsPerDay: cfg.PathsPerDay,
+				Logger:      logger,
+				Metrics:     workerMetrics,
+				Zone:        zone,
+			})
+			if err != nil {
+				return err
+			}
+			closers = append(closers, closer{"database", store.Close})
 		}
-		closers = append(closers, closer{"database", store.Close})
 		log, err = wal.Open(filepath.Join(cfg.DataDir, "wal"), wal.Options{
 			Fsync:           cfg.Fsync,
 			MaxBacklog:      cfg.MaxBacklog,
@@ -109,9 +112,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			return err
 		}
 		closers = append(closers, closer{"log", log.Close})
-		var target rollup.Target = store
+		var target rollup.Target
 		if cfg.DB != "" {
-			node, err := attachNode(ctx, cfg, log, logger, reg, zone)
+			node, err := attachNode(ctx, cfg, log, logger, reg, workerMetrics, zone)
 			if err != nil {
 				return err
 			}
@@ -125,6 +128,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			if err := log.Prepare(applied); err != nil {
 				return err
 			}
+			target = store
 		}
 		worker = rollup.NewWorker(target, log, rollup.WorkerConfig{Logger: logger, RetainRaw: cfg.RetainRaw, BatchSize: cfg.BatchSize})
 	}
