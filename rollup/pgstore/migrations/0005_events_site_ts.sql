@@ -1,0 +1,12 @@
+-- The raw events of one site in time order, for the reports that read
+-- them (package report): the query API's filtered queries read a site's
+-- events of a range of days, realtime those of the last minutes, and the
+-- events list a page at a time, newest first, after a cursor. The BRIN on
+-- ts narrows a read to the blocks of its time range but not to its site,
+-- and gives no order: each page of the list would sort every event of the
+-- site's range. The index's order is the list's (ties in time broken by
+-- the node and its log index, which are unique), so a page is the first
+-- rows of one range of it, without a sort, wherever its cursor lies. Made
+-- on the partitioned table, so every day's partition, present and future,
+-- has its own.
+CREATE INDEX events_site_ts ON events (site_id, ts, node_id, log_index);
