@@ -239,16 +239,13 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			Admin:       admin,
 			Store:       store,
 		}).Register(r)
-		// The dashboard draws the query API's answers, which only the
-		// SQLite store gives so far.
-		if cfg.DB == "" {
-			dashboard.New(dashboard.Config{
-				Keys:        registry,
-				RequireKeys: cfg.RequireKeys,
-				Sites:       func() []sites.Site { return registry.Snapshot().Sites() },
-				Wrap:        httpm.Wrap,
-			}).Register(r)
-		}
+		// The dashboard draws the query API's answers, which both stores give.
+		dashboard.New(dashboard.Config{
+			Keys:        registry,
+			RequireKeys: cfg.RequireKeys,
+			Sites:       func() []sites.Site { return registry.Snapshot().Sites() },
+			Wrap:        httpm.Wrap,
+		}).Register(r)
 		servers = append(servers, newServer(ctx, cfg.ReportAddr, r))
 		names = append(names, "report")
 	}
