@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -33,19 +34,34 @@ const saltsFile = "salts.json"
 
 // Salts hands out the salt of each UTC day that visitor ids are hashed
 // under, so one visitor has one id per site for a day and an unrelated one
-// the next. Salts are random, made at a day's first use and kept in
-// dir/salts.json so a restart keeps the day's ids; salts older than two
-// days are deleted. Safe for concurrent use.
+// the next. Salts are random, made at a day's first use and kept by a
+// SaltKeeper (dir/salts.json for OpenSalts) so a restart keeps the day's
+// ids; salts older than two days are deleted. Safe for concurrent use.
 type Salts struct {
-	dir  string
-	now  func() time.Time
-	rand io.Reader
+	keeper SaltKeeper
+	now    func() time.Time
+	rand   io.Reader
 
 	// today is the salt of the day Visitor last saw, read without a lock.
 	today atomic.Pointer[daySalt]
 
 	mu   sync.Mutex
 	days map[int64][]byte // by UTC day number (days since 1970-01-01)
+}
+
+// SaltKeeper keeps the daily salts where every process that hashes visitor
+// ids for the same sites finds them: a file in the data directory, or, for
+// several ingest nodes, their shared database, so that a visitor has one
+// id whichever node its events reach. Days are UTC day numbers (days since
+// 1970-01-01).
+type SaltKeeper interface {
+	// Salts returns the salts kept, by day.
+	Salts() (map[int64][]byte, error)
+	// Keep keeps salt as day's salt unless the day has one already, and
+	// returns the day's salt: the one kept first.
+	Keep(day int64, salt []byte) ([]byte, error)
+	// Forget deletes the salts of day and the days before it.
+	Forget(day int64) error
 }
 
 type daySalt struct {
@@ -64,10 +80,20 @@ func OpenSalts(dir string, now func() time.Time) (*Salts, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Salts{dir: dir, now: now, rand: rand.Reader, days: days}
-	if s.prune(dayOf(now())) {
-		if err := s.write(); err != nil {
-			return nil, err
+	return NewSalts(&fileKeeper{dir: dir, days: days}, now)
+}
+
+// NewSalts opens the salts that k keeps, and deletes the ones too old to
+// keep. now tells the time (time.Now outside tests).
+func NewSalts(k SaltKeeper, now func() time.Time) (*Salts, error) {
+	days, err := k.Salts()
+	if err != nil {
+		return nil, fmt.Errorf("derive: salts: %w", err)
+	}
+	s := &Salts{keeper: k, now: now, rand: rand.Reader, days: days}
+	if today := dayOf(now()); s.prune(today) {
+		if err := k.Forget(today - keepDays); err != nil {
+			return nil, fmt.Errorf("derive: salts: %w", err)
 		}
 	}
 	return s, nil
@@ -81,7 +107,8 @@ func (s *Salts) Visitor(site string, ip netip.Addr, ua string) uint64 {
 }
 
 // salt returns the salt of day, making it if need be. A day's first call
-// writes the file; every other call only reads an atomic pointer.
+// asks the keeper to keep it; every other call only reads an atomic
+// pointer.
 func (s *Salts) salt(day int64) []byte {
 	if t := s.today.Load(); t != nil && t.day == day {
 		return t.salt
@@ -94,13 +121,17 @@ func (s *Salts) salt(day int64) []byte {
 		if _, err := io.ReadFull(s.rand, salt); err != nil {
 			panic("BUG: derive: no random salt: " + err.Error())
 		}
+		// If the keeper fails (a full disk, a database away) the salt is
+		// used all the same: visitors are then counted afresh if the
+		// process restarts today, or by another node, which is better
+		// than not counting them.
+		if kept, err := s.keeper.Keep(day, salt); err == nil {
+			salt = kept
+		}
 		s.days[day] = salt
-		s.prune(day)
-		// On a failed write (a full disk) the salt is used all the same:
-		// visitors are then counted afresh if the process restarts today,
-		// which is better than not counting them. The next day's salt
-		// writes the file again, this one included while it is kept.
-		_ = s.write()
+		if s.prune(day) {
+			_ = s.keeper.Forget(day - keepDays) // tried again with the next day's salt
+		}
 	}
 	s.today.Store(&daySalt{day, salt})
 	return salt
@@ -120,14 +151,40 @@ func (s *Salts) prune(today int64) bool {
 	return pruned
 }
 
-// write replaces the salts file with s.days: it writes a temporary file,
+// fileKeeper keeps the salts in dir/salts.json.
+type fileKeeper struct {
+	dir  string
+	days map[int64][]byte // as the file holds them
+}
+
+func (k *fileKeeper) Salts() (map[int64][]byte, error) { return maps.Clone(k.days), nil }
+
+// Keep writes the file with salt as day's: a salt in use is on disk before
+// a restart could make a second one for its day. On a failed write the
+// next day's salt writes this one again, while it is kept.
+func (k *fileKeeper) Keep(day int64, salt []byte) ([]byte, error) {
+	if have, ok := k.days[day]; ok {
+		return have, nil
+	}
+	k.days[day] = salt
+	return salt, k.write()
+}
+
+func (k *fileKeeper) Forget(day int64) error {
+	for d := range k.days {
+		if d <= day {
+			delete(k.days, d)
+		}
+	}
+	return k.write()
+}
+
+// write replaces the salts file with k.days: it writes a temporary file,
 // fsyncs it, renames it over the old one and fsyncs the directory, so
-// after a crash the file is either the old or the new one, whole, and a
-// salt in use is on disk before a restart could make a second one for its
-// day. s.mu must be held, or s not yet shared.
-func (s *Salts) write() error {
+// after a crash the file is either the old or the new one, whole.
+func (k *fileKeeper) write() error {
 	f := saltsJSON{Salts: map[string]string{}}
-	for day, salt := range s.days {
+	for day, salt := range k.days {
 		f.Salts[time.Unix(day*86400, 0).UTC().Format(time.DateOnly)] = hex.EncodeToString(salt)
 	}
 	data, err := json.Marshal(f)
@@ -136,7 +193,7 @@ func (s *Salts) write() error {
 	}
 	// Mode 0600: a salt lets whoever holds it test guesses of an address
 	// against visitor ids.
-	if err := durable.WriteFile(filepath.Join(s.dir, saltsFile), data, 0o600); err != nil {
+	if err := durable.WriteFile(filepath.Join(k.dir, saltsFile), data, 0o600); err != nil {
 		return fmt.Errorf("derive: salts: %w", err)
 	}
 	return nil
