@@ -677,3 +677,167 @@ func TestClusterRegistry(t *testing.T) {
 		t.Errorf("keys list --db mysql://x: exit %d\n%s", code, errOut)
 	}
 }
+
+// visitClient is one client of TestClusterVisits: its address and its
+// events in order.
+type visitClient struct {
+	ip     string
+	bodies []string
+}
+
+// visitClients returns 36 clients of clusterSite with their events: page
+// views and signups a few minutes apart in two visits a day, on both
+// cluster days.
+func visitClients() []visitClient {
+	cs := make([]visitClient, 36)
+	for c := range cs {
+		cs[c] = visitClient{ip: fmt.Sprintf("10.0.%d.%d", c/8, c%8+1)}
+		for d, day := range clusterDays {
+			start, _ := time.Parse(time.DateOnly, day)
+			ts := start.Add(time.Duration(8+c%5) * time.Hour).Add(time.Duration(c) * time.Minute)
+			for k := range 10 {
+				if k == 5 {
+					ts = ts.Add(2 * time.Hour) // a second visit
+				}
+				ts = ts.Add(time.Duration(1+(c+k)%9) * time.Minute)
+				id := fmt.Sprintf("c%d-%d-%d", c, d, k)
+				typ := "page_view"
+				if (c+k)%6 == 5 {
+					typ = "signup"
+				}
+				cs[c].bodies = append(cs[c].bodies, fmt.Sprintf(
+					`{"site_id":%q,"event_type":%q,"url":"http://cluster.test/p/%d?%s","timestamp":%q}`,
+					clusterSite, typ, (c*3+k)%7, id, ts.Format(time.RFC3339)))
+			}
+		}
+	}
+	return cs
+}
+
+// postFrom posts body to url/event as a client at ip behind a trusted
+// proxy, with a browser's User-Agent.
+func postFrom(t *testing.T, url, ip, body string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/event", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Forwarded-For", ip)
+	req.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST %s/event: %d", url, resp.StatusCode)
+	}
+}
+
+// TestClusterVisits sends clients to three nodes at once in two ways.
+// Sticky: each client to one node by its address, as a balancer hashing
+// addresses does (nginx's `hash $remote_addr consistent`); each visitor's
+// visits are then whole on its node, and the query API on PostgreSQL
+// answers what one SQLite server answers for the same events, visits,
+// bounces and durations included. Spread: each event to the next node;
+// the nodes share the daily salts, so a visitor has one id on every node
+// and the visitors, page views and events stay those of one server.
+func TestClusterVisits(t *testing.T) {
+	visits := `["visitors","visits","pageviews","events","bounce_rate","visit_duration","views_per_visit"]`
+	events := `["visitors","pageviews","events"]`
+	for _, c := range []struct {
+		name    string
+		route   func(client, k int) int
+		queries []struct{ metrics, dims string }
+	}{
+		{"sticky", func(client, _ int) int { return client % 3 }, []struct{ metrics, dims string }{
+			{visits, `[]`}, {visits, `["visit:entry_page"]`}, {visits, `["visit:exit_page"]`}, {visits, `["time:hour"]`},
+			{events, `["event:page"]`},
+		}},
+		{"spread", func(client, k int) int { return (client + k) % 3 }, []struct{ metrics, dims string }{
+			{events, `[]`}, {events, `["event:page"]`},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			clusterVisits(t, c.route, c.queries)
+		})
+	}
+}
+
+func clusterVisits(t *testing.T, route func(client, k int) int, queries []struct{ metrics, dims string }) {
+	srv := pgtest.Start(t)
+	dsn := srv.NewDatabase(t)
+	proxy := []string{"--trusted-proxies", "127.0.0.1/32"}
+	nodes := make([]*instance, 3)
+	for i := range nodes {
+		nodes[i] = startNode(t, t.TempDir(), dsn, proxy...)
+	}
+	rep := startArgs(t, []string{"report", "--data-dir", t.TempDir(), "--db", dsn, "--report-addr", "127.0.0.1:0"}, nil)
+	clients := visitClients()
+	ipOf := make(map[string]string)   // event id → its client's address
+	bodyOf := make(map[string]string) // event id → its body
+	for _, c := range clients {
+		for _, b := range c.bodies {
+			var ev struct{ URL string }
+			json.Unmarshal([]byte(b), &ev)
+			id := ev.URL[strings.IndexByte(ev.URL, '?')+1:]
+			ipOf[id], bodyOf[id] = c.ip, b
+		}
+	}
+	var wg sync.WaitGroup
+	for i, c := range clients {
+		wg.Go(func() {
+			for k, b := range c.bodies {
+				postFrom(t, nodes[route(i, k)].ingest, c.ip, b)
+			}
+		})
+	}
+	wg.Wait()
+	for _, n := range nodes {
+		waitApplied(t, n.ingest)
+	}
+
+	// One SQLite server gets the same events in the order the nodes
+	// applied them.
+	single := startChild(t, t.TempDir(), proxy...)
+	conn := pgConnect(t, dsn)
+	rows, err := conn.Query(context.Background(), "SELECT query FROM events ORDER BY node_id, log_index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		postFrom(t, single.ingest, ipOf[id], bodyOf[id])
+	}
+	waitApplied(t, single.ingest)
+	if n := pgCount(t, conn, "SELECT count(DISTINCT node_id) FROM sessions"); n != 3 {
+		t.Errorf("visits on %d nodes, want 3", n)
+	}
+	for _, day := range clusterDays {
+		for _, c := range queries {
+			q := fmt.Sprintf(`{"site_id":%q,"metrics":%s,"date_range":[%q,%q],"dimensions":%s}`, clusterSite, c.metrics, day, day, c.dims)
+			_, want := postJSON(t, single.report+"/api/v1/query", q)
+			status, got := postJSON(t, rep.report+"/api/v1/query", q)
+			if status != http.StatusOK || got != want {
+				t.Errorf("query %s: PostgreSQL answers %d\n%s\nSQLite answers\n%s", q, status, got, want)
+			}
+		}
+	}
+}
+
+// postJSON posts body to url and returns the status and the answer.
+func postJSON(t *testing.T, url, body string) (int, string) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

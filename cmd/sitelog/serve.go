@@ -76,6 +76,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		log      *wal.Log
 		worker   *rollup.Worker
 		store    *rollup.Store
+		node     *pgNode // with --db
 		registry *sites.Registry
 	)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
@@ -114,7 +115,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		closers = append(closers, closer{"log", log.Close})
 		var target rollup.Target
 		if cfg.DB != "" {
-			node, err := attachNode(ctx, cfg, log, logger, reg, workerMetrics, zone)
+			node, err = attachNode(ctx, cfg, log, logger, reg, workerMetrics, zone)
 			if err != nil {
 				return err
 			}
@@ -207,8 +208,15 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 			checker = registry
 		}
 		// The daily salts of visitor ids, kept apart from the log and the
-		// database: deleting them is what makes old ids unlinkable.
-		salts, err := derive.OpenSalts(filepath.Join(cfg.DataDir, "salts"), time.Now)
+		// database: deleting them is what makes old ids unlinkable. With
+		// --db, the nodes share them in the database, so that a visitor
+		// has one id whichever node its events reach.
+		var salts *derive.Salts
+		if node != nil {
+			salts, err = derive.NewSalts(node.store.Salts(), time.Now)
+		} else {
+			salts, err = derive.OpenSalts(filepath.Join(cfg.DataDir, "salts"), time.Now)
+		}
 		if err != nil {
 			return err
 		}
