@@ -841,3 +841,39 @@ func postJSON(t *testing.T, url, body string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestClusterSIGTERM stops a node with SIGTERM in the middle of a load over
+// two nodes: it exits 0 having applied its whole log (its checkpoint in
+// the database is its log's last entry), and after it restarts every
+// acknowledged event is stored exactly once.
+func TestClusterSIGTERM(t *testing.T) {
+	srv := pgtest.Start(t)
+	dsn := srv.NewDatabase(t)
+	dirs := []string{t.TempDir(), t.TempDir()}
+	a, b := startNode(t, dirs[0], dsn), startNode(t, dirs[1], dsn)
+	urls := []string{a.ingest, b.ingest}
+	var current atomic.Pointer[[]string]
+	current.Store(&urls)
+	stop := make(chan struct{})
+	result := make(chan map[string]string)
+	go func() { result <- clusterLoad(&current, 6, stop) }()
+	time.Sleep(500 * time.Millisecond)
+	a.stop(t) // requires exit 0
+	conn := pgConnect(t, dsn)
+	applied := pgCount(t, conn, "SELECT applied_index FROM nodes WHERE id = 1")
+	close(stop)
+	acked := <-result
+
+	a = startNode(t, dirs[0], dsn)
+	_, m := get(t, a.ingest+"/metrics")
+	if want := fmt.Sprintf("sitelog_wal_last_index %d\n", applied); !strings.Contains(m, want) {
+		t.Errorf("after SIGTERM the node's checkpoint is %d, but its log goes further:\n%s", applied, m)
+	}
+	if applied == 0 {
+		t.Error("the node had applied nothing before SIGTERM")
+	}
+	waitApplied(t, a.ingest)
+	waitApplied(t, b.ingest)
+	checkClusterStored(t, conn, acked)
+	checkClusterRecount(t, conn)
+}
