@@ -28,6 +28,7 @@ import (
 	"github.com/julienschmidt/httprouter"
 
 	"sitelog/event"
+	"sitelog/internal/sqlerr"
 )
 
 // DefaultQueryTimeout bounds a report's database work when Config leaves
@@ -249,7 +250,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, errMethod):
 		writeError(w, http.StatusMethodNotAllowed, err.Error())
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), unavailable(err):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled), sqlerr.Unavailable(err):
 		if r.Context().Err() == nil {
 			// A client that went away needs no log line; a database that
 			// could not answer in time does, as it may be a stuck writer.

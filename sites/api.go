@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"sitelog/internal/sqlerr"
 )
 
 const (
@@ -182,7 +184,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusBadRequest, ie.Error())
 	case errors.Is(err, ErrNotFound):
 		writeError(w, http.StatusNotFound, "no site "+quote(strings.TrimPrefix(r.URL.Path, apiSite)))
-	case errors.Is(err, context.DeadlineExceeded), unavailable(err):
+	case errors.Is(err, context.DeadlineExceeded), sqlerr.Unavailable(err):
 		a.logger.Warn("sites: admin API: database unavailable", "err", err)
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, "database busy, retry later")

@@ -2,7 +2,6 @@ package sites
 
 import (
 	"database/sql"
-	"errors"
 )
 
 // Every statement of the package, in one place, once per dialect: the
@@ -118,41 +117,4 @@ var postgresDialect = dialect{
 	deleteGoal: `DELETE FROM goals WHERE site_id = $1 AND name = $2`,
 
 	readTx: sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
-}
-
-// SQLite's primary result codes that mean "not now" rather than "wrong":
-// the write lock stayed taken past the busy timeout, or the statement was
-// interrupted because its context ended.
-const (
-	sqliteBusy      = 5
-	sqliteLocked    = 6
-	sqliteInterrupt = 9
-)
-
-// unavailable reports whether err means the database could not do the
-// work now (SQLite busy, locked or interrupted; on PostgreSQL a connection
-// lost, too many clients, a server shutting down, a statement cancelled or
-// a transaction it rolled back to be retried), so the client should retry
-// later. The drivers' errors are matched by their methods, so this package
-// needs no driver: its callers hand it pools opened elsewhere.
-func unavailable(err error) bool {
-	var coded interface{ Code() int }
-	if errors.As(err, &coded) {
-		// Extended result codes carry the primary code in their low byte.
-		switch coded.Code() & 0xff {
-		case sqliteBusy, sqliteLocked, sqliteInterrupt:
-			return true
-		}
-		return false
-	}
-	var state interface{ SQLState() string }
-	if errors.As(err, &state) && len(state.SQLState()) == 5 {
-		// SQLSTATE classes: 08 connection exception, 40 transaction
-		// rollback, 53 insufficient resources, 57 operator intervention.
-		switch state.SQLState()[:2] {
-		case "08", "40", "53", "57":
-			return true
-		}
-	}
-	return false
 }
