@@ -117,16 +117,7 @@ func (d pgAnalytics) goals(ctx context.Context) (map[string][]goal, error) {
 		return nil, err
 	}
 	defer rows.Close()
-	goals := make(map[string][]goal)
-	for rows.Next() {
-		var site string
-		var g goal
-		if err := rows.Scan(&site, &g.name, &g.event, &g.path); err != nil {
-			return nil, err
-		}
-		goals[site] = append(goals[site], g)
-	}
-	return goals, rows.Err()
+	return scanGoals(rows)
 }
 
 func (d pgAnalytics) values(ctx context.Context, k dimDay) (map[string]struct{}, error) {
@@ -136,15 +127,7 @@ func (d pgAnalytics) values(ctx context.Context, k dimDay) (map[string]struct{},
 		return nil, err
 	}
 	defer rows.Close()
-	stored := make(map[string]struct{})
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		stored[v] = struct{}{}
-	}
-	return stored, rows.Err()
+	return scanValues(rows)
 }
 
 func (d pgAnalytics) clock(ctx context.Context, site string) (int64, error) {

@@ -65,6 +65,19 @@ func (d sqliteAnalytics) goals(ctx context.Context) (map[string][]goal, error) {
 		return nil, err
 	}
 	defer rows.Close()
+	return scanGoals(rows)
+}
+
+// rowScanner is what both drivers' rows have: *sql.Rows and pgx.Rows.
+type rowScanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// scanGoals reads rows of (site_id, name, event_name, page_path) into
+// every site's goals.
+func scanGoals(rows rowScanner) (map[string][]goal, error) {
 	goals := make(map[string][]goal)
 	for rows.Next() {
 		var site string
@@ -83,6 +96,11 @@ func (d sqliteAnalytics) values(ctx context.Context, k dimDay) (map[string]struc
 		return nil, err
 	}
 	defer rows.Close()
+	return scanValues(rows)
+}
+
+// scanValues reads rows of one value each into a set.
+func scanValues(rows rowScanner) (map[string]struct{}, error) {
 	stored := make(map[string]struct{})
 	for rows.Next() {
 		var v string

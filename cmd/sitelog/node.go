@@ -206,6 +206,8 @@ func (p *pgNode) register(reg prometheus.Registerer) {
 // watchClock measures the node's clock offset from the database's every
 // clockEvery, until ctx ends.
 func (p *pgNode) watchClock(ctx context.Context) {
+	tick := time.NewTicker(clockEvery)
+	defer tick.Stop()
 	for {
 		offset, err := p.store.ClockOffset(ctx)
 		switch {
@@ -218,8 +220,10 @@ func (p *pgNode) watchClock(ctx context.Context) {
 					"offset", offset, "bound", maxClockOffset)
 			}
 		}
-		if sleepCtx(ctx, clockEvery) != nil {
+		select {
+		case <-ctx.Done():
 			return
+		case <-tick.C:
 		}
 	}
 }
@@ -228,6 +232,8 @@ func (p *pgNode) watchClock(ctx context.Context) {
 // raw events older than keep (rollups keep them counted), every
 // housekeepEvery until ctx ends.
 func (p *pgNode) housekeep(ctx context.Context, keep time.Duration) {
+	tick := time.NewTicker(housekeepEvery)
+	defer tick.Stop()
 	for {
 		before := time.Now().UTC().Add(-foldAfter).Format(time.DateOnly)
 		folded, err := p.store.Fold(ctx, before)
@@ -246,20 +252,11 @@ func (p *pgNode) housekeep(ctx context.Context, keep time.Duration) {
 				p.logger.Info("dropped days of raw events past retention", "days", len(dropped), "oldest", dropped[0].Format(time.DateOnly))
 			}
 		}
-		if sleepCtx(ctx, housekeepEvery) != nil {
+		select {
+		case <-ctx.Done():
 			return
+		case <-tick.C:
 		}
-	}
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
 	}
 }
 
