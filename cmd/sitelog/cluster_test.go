@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -828,6 +829,43 @@ func clusterVisits(t *testing.T, route func(client, k int) int, queries []struct
 			}
 		}
 	}
+
+	// Over both days, visitors are merged from each day's sketches (the
+	// nodes' merged on PostgreSQL), of visitor ids under other salts than
+	// the SQLite server's: equal within the documented error of 2%.
+	q := fmt.Sprintf(`{"site_id":%q,"metrics":["visitors"],"date_range":[%q,%q],"dimensions":["event:page"]}`,
+		clusterSite, clusterDays[0], clusterDays[len(clusterDays)-1])
+	want, got := queryRows(t, single.report, q), queryRows(t, rep.report, q)
+
+	if len(got) != len(want) || len(want) == 0 {
+		t.Fatalf("query %s: %d rows on PostgreSQL, %d on SQLite", q, len(got), len(want))
+	}
+	for page, w := range want {
+		if g := got[page]; math.Abs(g-w) > 0.02*w {
+			t.Errorf("visitors of %s over both days: PostgreSQL %v, SQLite %v", page, g, w)
+		}
+	}
+}
+
+// queryRows posts a query with one dimension and one metric and returns
+// the metric by the dimension's value.
+func queryRows(t *testing.T, reportURL, q string) map[string]float64 {
+	t.Helper()
+	status, body := postJSON(t, reportURL+"/api/v1/query", q)
+	var ans struct {
+		Results []struct {
+			Dimensions []string  `json:"dimensions"`
+			Metrics    []float64 `json:"metrics"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(body), &ans); status != http.StatusOK || err != nil {
+		t.Fatalf("query %s: %d %v\n%s", q, status, err, body)
+	}
+	rows := make(map[string]float64)
+	for _, r := range ans.Results {
+		rows[r.Dimensions[0]] = r.Metrics[0]
+	}
+	return rows
 }
 
 // postJSON posts body to url and returns the status and the answer.
