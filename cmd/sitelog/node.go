@@ -72,8 +72,8 @@ type pgNode struct {
 // attachNode opens the PostgreSQL store at cfg.DB and attaches this data
 // directory's log to it as a node: the id saved in the directory, or a
 // new one that it saves. The log must not have been prepared yet: the
-// node's checkpoint, from the database, is what prepares it.
-// zone gives the sites' time zones, whose days the rollups count in.
+// node's checkpoint, from the database, is what prepares it. zone gives
+// the sites' time zones, whose days the rollups count in.
 func attachNode(ctx context.Context, cfg config, log *wal.Log, logger *slog.Logger, reg prometheus.Registerer, m *rollup.Metrics, zone func(string) *time.Location) (*pgNode, error) {
 	store, err := pgstore.Open(ctx, cfg.DB, pgstore.Options{Logger: logger, Zone: zone, PathsPerDay: cfg.PathsPerDay, BeforeCommit: log.BeforeDBCommit})
 	if err != nil {
@@ -164,12 +164,18 @@ func (p *pgNode) Apply(ctx context.Context, _ string, entries []wal.Entry) error
 	return err
 }
 
+// peekWait bounds the wait for the entry after a batch to be durable (with
+// --fsync=interval, up to the next fsync): the batch does not wait for it.
+const peekWait = 5 * time.Millisecond
+
 // nextTime is the time of the event at index last+1 of the log, or zero
-// when there is none yet, or it cannot be read.
+// when there is none yet, or it cannot be read at once.
 func (p *pgNode) nextTime(ctx context.Context, last uint64) time.Time {
 	if p.log.LastIndex() <= last {
 		return time.Time{}
 	}
+	ctx, cancel := context.WithTimeout(ctx, peekWait)
+	defer cancel()
 	var err error
 	p.peek, err = p.log.Read(ctx, last+1, 1, p.peek)
 	if err != nil || len(p.peek) == 0 || p.peek[0].Data == nil || event.Decode(p.peek[0].Data, &p.ev) != nil {
