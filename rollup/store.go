@@ -6,8 +6,9 @@
 // event is counted twice or skipped. Reports read only the rollups, a
 // bounded number of rows whatever the number of events behind them.
 //
-// The Store is the database's only writer. Report processes open their own
-// read-only pool with OpenReadOnly.
+// The Store is the SQLite database's only writer. Report processes open
+// their own read-only pool with OpenReadOnly. The analytics model is the
+// same for the PostgreSQL store, whose nodes run it through NodeModel.
 package rollup
 
 import (

@@ -1,7 +1,10 @@
 // Package pgstore is the PostgreSQL store, for several ingest nodes that
 // each apply their own log into one shared database: the node side of it
-// (identity, fencing, the checkpoint, raw events and their partitions)
-// and the rollups that the reports read, kept per node (rollups.go).
+// (identity, fencing, the checkpoint, raw events and their partitions),
+// the rollups of /stats kept per node (rollups.go), the analytics model
+// (rollup.NodeModel, run in each batch's transaction), the folding of
+// closed days, the shared daily salts of visitor ids, and the pools that
+// report processes and the sites registry read and write through.
 //
 // A node is a data directory with one log. The database allocates its id
 // at first start and binds the log's identity to it; each start bumps the
