@@ -217,20 +217,6 @@ func byVisitor(events []event.Event, nodes int) [][]event.Event {
 	return out
 }
 
-// applyAll applies log to node in batches of size, concurrently with the
-// other nodes' calls.
-func applyAll(t *testing.T, n *Node, log []wal.Entry, size int) {
-	t.Helper()
-	for len(log) > 0 {
-		k := min(len(log), size)
-		if err := n.Apply(context.Background(), log[:k], time.Time{}); err != nil {
-			t.Error(err)
-			return
-		}
-		log = log[k:]
-	}
-}
-
 // TestAnalyticsSameAsSQLite applies the same events to the SQLite store in
 // one log and to three PostgreSQL nodes at once, each visitor's events
 // through one node: every stats row, summed over the nodes, equals the
@@ -252,14 +238,26 @@ func TestAnalyticsSameAsSQLite(t *testing.T) {
 		l := Local{Identity: fmt.Sprintf("log-%d", i), MaxPadding: wal.MaxPadding}
 		n := attach(t, s, l)
 		wg.Go(func() {
-			applyAll(t, n, log[:half], 400)
-			l.NodeID, l.First, l.Last = n.ID(), 1, uint64(len(log))
-			restarted, err := s.Attach(context.Background(), l)
-			if err != nil {
+			apply := func(n *Node, log []wal.Entry) error {
+				for _, es := range inBatches(log, 400) {
+					if err := n.Apply(context.Background(), es, time.Time{}); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+			if err := apply(n, log[:half]); err != nil {
 				t.Error(err)
 				return
 			}
-			applyAll(t, restarted, log[half:], 400)
+			l.NodeID, l.First, l.Last = n.ID(), 1, uint64(len(log))
+			restarted, err := s.Attach(context.Background(), l)
+			if err == nil {
+				err = apply(restarted, log[half:])
+			}
+			if err != nil {
+				t.Error(err)
+			}
 		})
 	}
 	wg.Wait()
@@ -327,21 +325,14 @@ func flatten(rows map[string]statRow) map[string]int64 {
 // visitor once), and the page views, events and visits add up.
 func TestAnalyticsAcrossNodes(t *testing.T) {
 	srv := pgtest.Start(t)
-	s := open(t, srv.NewDatabase(t))
 	events := visitorTraffic(2, 6000)
 	parts := make([][]event.Event, 3)
 	for i, e := range events {
 		parts[i%3] = append(parts[i%3], e)
 	}
-	var wg sync.WaitGroup
-	for i, part := range parts {
-		n := attach(t, s, Local{Identity: fmt.Sprintf("log-%d", i), MaxPadding: wal.MaxPadding})
-		wg.Go(func() { applyAll(t, n, logOf(part), 200) })
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	s, _ := applyConcurrently(t, srv.NewDatabase(t), len(parts), func(i int) [][]wal.Entry {
+		return inBatches(logOf(parts[i]), 200)
+	})
 	for _, q := range []string{
 		`SELECT count(*) FROM ((SELECT site_id, day, sum(visitors), sum(pageviews), sum(events) FROM stats WHERE dim = '' GROUP BY 1, 2) EXCEPT
 		   (SELECT site_id, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD'), count(DISTINCT visitor), count(*) FILTER (WHERE event_type = 'page_view'), count(*)

@@ -3,8 +3,6 @@ package pgstore
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
 	"testing"
 	"time"
 
@@ -126,36 +124,20 @@ func TestNodesApplyConcurrently(t *testing.T) {
 	srv := pgtest.Start(t)
 	dsn := srv.NewDatabase(t)
 	const nodes, batches, size = 4, 20, 50
-	ns := make([]*Node, nodes)
-	stores := make([]*Store, nodes)
-	for i := range ns {
-		stores[i] = open(t, dsn)
-		ns[i] = attach(t, stores[i], Local{Identity: fmt.Sprintf("log-%d", i)})
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, nodes)
-	for i, n := range ns {
-		wg.Go(func() {
-			for b := range batches {
-				es := views(uint64(b*size+1), size)
-				// Half the batches on the next day: nodes create
-				// partitions while others copy.
-				if b%2 == 1 {
-					for j := range es {
-						es[j].Data = pageView("/", t0.Add(24*time.Hour))
-					}
-				}
-				if errs[i] = n.Apply(context.Background(), es, time.Time{}); errs[i] != nil {
-					return
+	s, ns := applyConcurrently(t, dsn, nodes, func(int) [][]wal.Entry {
+		out := make([][]wal.Entry, batches)
+		for b := range out {
+			out[b] = views(uint64(b*size+1), size)
+			// Half the batches on the next day: nodes create partitions
+			// while others copy.
+			if b%2 == 1 {
+				for j := range out[b] {
+					out[b][j].Data = pageView("/", t0.Add(24*time.Hour))
 				}
 			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	s := stores[0]
+		}
+		return out
+	})
 	for _, n := range ns {
 		_, applied := nodeRow(t, s, n.ID())
 		got := count(t, s, "SELECT count(*) FROM events WHERE node_id = $1", n.ID())

@@ -2,7 +2,9 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,4 +86,42 @@ func apply(t *testing.T, n *Node, entries []wal.Entry) {
 	if err := n.Apply(context.Background(), entries, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// applyConcurrently attaches nodes on dsn, each through a Store of its own
+// as a process of its own would, and has them apply their batches at once
+// (batches(i) are node i's, in order), failing t on an error. It returns
+// a Store to read the outcome through, and the nodes.
+func applyConcurrently(t *testing.T, dsn string, nodes int, batches func(node int) [][]wal.Entry) (*Store, []*Node) {
+	t.Helper()
+	ns := make([]*Node, nodes)
+	for i := range ns {
+		ns[i] = attach(t, open(t, dsn), Local{Identity: fmt.Sprintf("log-%d", i), MaxPadding: wal.MaxPadding})
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, nodes)
+	for i, n := range ns {
+		wg.Go(func() {
+			for _, es := range batches(i) {
+				if errs[i] = n.Apply(context.Background(), es, time.Time{}); errs[i] != nil {
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	return open(t, dsn), ns
+}
+
+// inBatches cuts log into batches of at most size entries.
+func inBatches(log []wal.Entry, size int) [][]wal.Entry {
+	var out [][]wal.Entry
+	for len(log) > 0 {
+		k := min(len(log), size)
+		out, log = append(out, log[:k]), log[k:]
+	}
+	return out
 }

@@ -299,39 +299,24 @@ func TestRollupsConcurrent(t *testing.T) {
 	srv := pgtest.Start(t)
 	dsn := srv.NewDatabase(t)
 	const nodes, batches, size = 3, 30, 40
-	ns := make([]*Node, nodes)
-	stores := make([]*Store, nodes)
-	for i := range ns {
-		stores[i] = open(t, dsn)
-		ns[i] = attach(t, stores[i], Local{Identity: fmt.Sprintf("log-%d", i)})
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, nodes)
-	for i, n := range ns {
-		wg.Go(func() {
-			for b := range batches {
-				// Users of a batch are new to the day in each of them,
-				// u<b>-<0..size/2>, and every node sends them at once.
-				es := make([]wal.Entry, size)
-				for j := range es {
-					e := event.Event{SiteID: "example.com", Type: event.PageView, Path: fmt.Sprintf("/p%d", (j+i)%7),
-						UserID: fmt.Sprintf("u%d-%d", b, (j*(i+1))%(size/2)), Time: t0}
-					if j%9 == 0 {
-						e.Type = "click"
-					}
-					es[j] = wal.Entry{Index: uint64(b*size + j + 1), Data: e.AppendBinary(nil)}
+	s, _ := applyConcurrently(t, dsn, nodes, func(i int) [][]wal.Entry {
+		out := make([][]wal.Entry, batches)
+		for b := range out {
+			// Users of a batch are new to the day in each of them,
+			// u<b>-<0..size/2>, and every node sends them at once.
+			es := make([]wal.Entry, size)
+			for j := range es {
+				e := event.Event{SiteID: "example.com", Type: event.PageView, Path: fmt.Sprintf("/p%d", (j+i)%7),
+					UserID: fmt.Sprintf("u%d-%d", b, (j*(i+1))%(size/2)), Time: t0}
+				if j%9 == 0 {
+					e.Type = "click"
 				}
-				if errs[i] = n.Apply(context.Background(), es, time.Time{}); errs[i] != nil {
-					return
-				}
+				es[j] = wal.Entry{Index: uint64(b*size + j + 1), Data: e.AppendBinary(nil)}
 			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-	s := stores[0]
+			out[b] = es
+		}
+		return out
+	})
 	recounted(t, s)
 	if got := count(t, s, "SELECT sum(users) FROM daily"); got != batches*size/2 {
 		t.Errorf("%d users; want %d", got, batches*size/2)
