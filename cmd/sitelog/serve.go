@@ -61,6 +61,12 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	reg := metrics.NewRegistry()
 	httpm := metrics.NewHTTP(reg)
 	dbPath := filepath.Join(cfg.DataDir, "sitelog.db")
+	// The worker's context is cancelled by its closer once it has drained
+	// the log; deferred before the closers run, so that it runs after
+	// them, it only releases the context when serve fails before the
+	// worker starts.
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	defer stopWorker()
 	var closers []closer
 	defer func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -79,8 +85,6 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 		node     *pgNode // with --db
 		registry *sites.Registry
 	)
-	workerCtx, stopWorker := context.WithCancel(context.Background())
-	defer stopWorker()
 	var workerDone sync.WaitGroup
 	if cfg.Mode.ingests() {
 		// Days count in each site's time zone. The worker starts only
