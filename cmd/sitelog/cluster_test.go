@@ -111,10 +111,14 @@ func pollStats(t *testing.T, reportURL string, stop <-chan struct{}) (polls int)
 				Views int64 `json:"views"`
 			} `json:"top_paths"`
 		}
-		err = json.NewDecoder(resp.Body).Decode(&st)
+		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || err != nil {
-			continue // 503 while PostgreSQL restarts
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			continue // while PostgreSQL restarts
+		}
+		if err := json.Unmarshal(body, &st); resp.StatusCode != http.StatusOK || err != nil {
+			t.Errorf("GET /stats: %d %s", resp.StatusCode, body)
+			continue
 		}
 		polls++
 		var sum int64

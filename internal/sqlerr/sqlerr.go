@@ -3,7 +3,12 @@
 // (report, sites) are handed pools that main opened.
 package sqlerr
 
-import "errors"
+import (
+	"database/sql/driver"
+	"errors"
+	"io"
+	"net"
+)
 
 // SQLite's primary result codes that mean "not now" rather than "wrong":
 // the database is locked by another connection or past the busy timeout,
@@ -17,10 +22,10 @@ const (
 // Unavailable reports whether err means the database could not do the work
 // now, so the client should retry later: on SQLite busy, locked or
 // interrupted; on PostgreSQL a connection lost, too many clients, a server
-// shutting down, a statement cancelled, or a transaction it rolled back to
-// be retried. Context errors are the caller's to judge. The drivers' error
-// types are matched by their methods: modernc.org/sqlite's Code, pgx's
-// SQLState.
+// shutting down, a statement cancelled, a transaction it rolled back to be
+// retried, or no connection to it at all. Context errors are the caller's
+// to judge. The drivers' error types are matched by their methods:
+// modernc.org/sqlite's Code, pgx's SQLState.
 func Unavailable(err error) bool {
 	var coded interface{ Code() int }
 	if errors.As(err, &coded) {
@@ -30,6 +35,19 @@ func Unavailable(err error) bool {
 			return true
 		}
 		return false
+	}
+	// A server that cannot be reached (PostgreSQL restarting, or away)
+	// fails the dial, or a connection it closed, before it can say
+	// anything: pgx marks an error that reached no server as safe to
+	// retry, and a connection lost in the middle of a read ends in an
+	// unexpected EOF. The reads of reports are safe to retry either way.
+	var (
+		netErr net.Error
+		retry  interface{ SafeToRetry() bool }
+	)
+	if errors.As(err, &netErr) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		(errors.As(err, &retry) && retry.SafeToRetry()) {
+		return true
 	}
 	var state interface{ SQLState() string }
 	if errors.As(err, &state) && len(state.SQLState()) == 5 {

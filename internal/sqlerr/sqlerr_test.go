@@ -1,7 +1,11 @@
 package sqlerr
 
 import (
+	"database/sql/driver"
+	"errors"
 	"fmt"
+	"io"
+	"net"
 	"testing"
 )
 
@@ -34,6 +38,22 @@ func TestUnavailable(t *testing.T) {
 	g("42P01", false) // undefined_table: a bug, not a wait
 	g("23505", false) // unique_violation
 	g("", false)
+
+	if !Unavailable(fmt.Errorf("connect: %w", &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")})) {
+		t.Error("a refused connection is not unavailable")
+	}
+	if !Unavailable(fmt.Errorf("query: %w", driver.ErrBadConn)) {
+		t.Error("a bad connection is not unavailable")
+	}
+	if !Unavailable(fmt.Errorf("begin: %w", retryable{})) {
+		t.Error("an error safe to retry (pgx's, of a closed connection) is not unavailable")
+	}
+	if !Unavailable(fmt.Errorf("receive: %w", io.ErrUnexpectedEOF)) {
+		t.Error("a connection lost mid-read is not unavailable")
+	}
+	if Unavailable(errors.New("syntax error")) {
+		t.Error("a plain error is unavailable")
+	}
 }
 
 // codedError has the shape of the driver's error: a result code behind a
@@ -49,3 +69,9 @@ type stateError string
 
 func (e stateError) Error() string    { return "postgres error " + string(e) }
 func (e stateError) SQLState() string { return string(e) }
+
+// retryable has the shape of pgx's errors that reached no server.
+type retryable struct{}
+
+func (retryable) Error() string     { return "conn closed" }
+func (retryable) SafeToRetry() bool { return true }
