@@ -91,8 +91,66 @@ func logOf(events []event.Event) []wal.Entry {
 // duration, events.
 type statRow [6]int64
 
+// scanner is what both drivers' rows have.
+type scanner interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// collectStats reads rows of (site_id, dim, day, value, the six counts)
+// by key, rows of zeros left out.
+func collectStats(t *testing.T, rows scanner) map[string]statRow {
+	t.Helper()
+	stats := make(map[string]statRow)
+	for rows.Next() {
+		var site, dim, day, value string
+		var r statRow
+		if err := rows.Scan(&site, &dim, &day, &value, &r[0], &r[1], &r[2], &r[3], &r[4], &r[5]); err != nil {
+			t.Fatal(err)
+		}
+		if r != (statRow{}) {
+			stats[site+"|"+dim+"|"+day+"|"+value] = r
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return stats
+}
+
+// collectSketches reads rows of (site_id, dim, day, value, sketch) by
+// key, the sketches of one key merged, as readers merge the nodes'.
+func collectSketches(t *testing.T, rows scanner) map[string]*hyperloglog.Sketch {
+	t.Helper()
+	sketches := make(map[string]*hyperloglog.Sketch)
+	for rows.Next() {
+		var site, dim, day, value string
+		var data []byte
+		if err := rows.Scan(&site, &dim, &day, &value, &data); err != nil {
+			t.Fatal(err)
+		}
+		sk := hyperloglog.New14()
+		if err := sk.UnmarshalBinary(data); err != nil {
+			t.Fatal(err)
+		}
+		k := site + "|" + dim + "|" + day + "|" + value
+		if have := sketches[k]; have != nil {
+			if err := have.Merge(sk); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			sketches[k] = sk
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return sketches
+}
+
 // sqliteStats applies events to a SQLite store in one log and returns its
-// stats rows and sketches by key, rows of zeros left out.
+// stats rows and sketches by key.
 func sqliteStats(t *testing.T, events []event.Event) (map[string]statRow, map[string]*hyperloglog.Sketch) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "sitelog.db")
@@ -114,41 +172,18 @@ func sqliteStats(t *testing.T, events []event.Event) (map[string]statRow, map[st
 		t.Fatal(err)
 	}
 	defer db.Close()
-	stats := make(map[string]statRow)
 	rows, err := db.Query(`SELECT site_id, dim, day, value, pageviews, visitors, visits, bounces, duration, events FROM stats`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var site, dim, day, value string
-		var r statRow
-		if err := rows.Scan(&site, &dim, &day, &value, &r[0], &r[1], &r[2], &r[3], &r[4], &r[5]); err != nil {
-			t.Fatal(err)
-		}
-		if r != (statRow{}) {
-			stats[site+"|"+dim+"|"+day+"|"+value] = r
-		}
-	}
-	sketches := make(map[string]*hyperloglog.Sketch)
+	stats := collectStats(t, rows)
 	srows, err := db.Query(`SELECT site_id, dim, day, value, sketch FROM stats_sketches`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srows.Close()
-	for srows.Next() {
-		var site, dim, day, value string
-		var data []byte
-		if err := srows.Scan(&site, &dim, &day, &value, &data); err != nil {
-			t.Fatal(err)
-		}
-		sk := hyperloglog.New14()
-		if err := sk.UnmarshalBinary(data); err != nil {
-			t.Fatal(err)
-		}
-		sketches[site+"|"+dim+"|"+day+"|"+value] = sk
-	}
-	return stats, sketches
+	return stats, collectSketches(t, srows)
 }
 
 // pgStats returns the stats rows of the PostgreSQL store summed over the
@@ -156,54 +191,20 @@ func sqliteStats(t *testing.T, events []event.Event) (map[string]statRow, map[st
 func pgStats(t *testing.T, s *Store) (map[string]statRow, map[string]*hyperloglog.Sketch) {
 	t.Helper()
 	ctx := context.Background()
-	stats := make(map[string]statRow)
 	rows, err := s.pool.Query(ctx, `SELECT site_id, dim, day, value, sum(pageviews)::bigint, sum(visitors)::bigint,
 		sum(visits)::bigint, sum(bounces)::bigint, sum(duration)::bigint, sum(events)::bigint
 		FROM stats GROUP BY 1, 2, 3, 4`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var site, dim, day, value string
-		var r statRow
-		if err := rows.Scan(&site, &dim, &day, &value, &r[0], &r[1], &r[2], &r[3], &r[4], &r[5]); err != nil {
-			t.Fatal(err)
-		}
-		if r != (statRow{}) {
-			stats[site+"|"+dim+"|"+day+"|"+value] = r
-		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	sketches := make(map[string]*hyperloglog.Sketch)
+	defer rows.Close()
+	stats := collectStats(t, rows)
 	srows, err := s.pool.Query(ctx, `SELECT site_id, dim, day, value, sketch FROM stats_sketches`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for srows.Next() {
-		var site, dim, day, value string
-		var data []byte
-		if err := srows.Scan(&site, &dim, &day, &value, &data); err != nil {
-			t.Fatal(err)
-		}
-		sk := hyperloglog.New14()
-		if err := sk.UnmarshalBinary(data); err != nil {
-			t.Fatal(err)
-		}
-		k := site + "|" + dim + "|" + day + "|" + value
-		if have := sketches[k]; have != nil {
-			if err := have.Merge(sk); err != nil {
-				t.Fatal(err)
-			}
-		} else {
-			sketches[k] = sk
-		}
-	}
-	if err := srows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return stats, sketches
+	defer srows.Close()
+	return stats, collectSketches(t, srows)
 }
 
 // byVisitor splits events among nodes by visitor, as a load balancer that
