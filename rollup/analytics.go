@@ -141,6 +141,10 @@ type visitorKey struct {
 	visitor int64
 }
 
+func (a visitorKey) compare(b visitorKey) int {
+	return cmp.Or(strings.Compare(a.site, b.site), cmp.Compare(a.visitor, b.visitor))
+}
+
 // goal is a row of goals.
 type goal struct {
 	name, event, path string
@@ -175,6 +179,7 @@ type analytics struct {
 	cands   map[memberKey]struct{}
 	newMemb []member
 	goals   map[string][]goal
+	fetch   []visitorKey // scratch for prefetch
 	// db is the batch's transaction.
 	db analyticsDB
 }
@@ -577,6 +582,42 @@ func (a *analytics) siteClock(ctx context.Context, site string) (int64, error) {
 		return t, nil
 	}
 	return a.db.clock(ctx, site)
+}
+
+// prefetch reads at once the latest visits of the events' visitors that
+// neither the batch nor the committed knowledge holds: one statement
+// instead of one per visitor. The batch has written no visit yet, so what
+// it reads is what was committed.
+func (a *analytics) prefetch(ctx context.Context, events []event.Event) error {
+	keys := a.fetch[:0]
+	for i := range events {
+		e := &events[i]
+		k := visitorKey{e.SiteID, int64(e.Visitor)}
+		if e.Bot || k.visitor == 0 {
+			continue
+		}
+		if _, ok := a.bLatest[k]; ok {
+			continue
+		}
+		if _, ok := a.latest.get(k); ok {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, visitorKey.compare)
+	keys = slices.Compact(keys)
+	a.fetch = keys
+	if len(keys) == 0 {
+		return nil
+	}
+	found, err := a.db.latestSessions(ctx, keys)
+	if err != nil {
+		return fmt.Errorf("latest visits: %w", err)
+	}
+	for _, k := range keys {
+		a.latest.put(k, found[k]) // nil: no visit yet
+	}
+	return nil
 }
 
 // latestVisit returns the visitor's latest visit (greatest last event,

@@ -39,33 +39,7 @@ func (m *NodeModel) Begin(ctx context.Context, tx pgx.Tx, events []event.Event) 
 	if err := m.a.begin(ctx, m.db); err != nil {
 		return err
 	}
-	seen := make(map[visitorKey]bool)
-	var sites []string
-	var visitors []int64
-	for i := range events {
-		e := &events[i]
-		k := visitorKey{e.SiteID, int64(e.Visitor)}
-		if e.Bot || k.visitor == 0 || seen[k] {
-			continue
-		}
-		seen[k] = true
-		if _, ok := m.a.latest.get(k); !ok {
-			sites = append(sites, k.site)
-			visitors = append(visitors, k.visitor)
-		}
-	}
-	if len(sites) == 0 {
-		return nil
-	}
-	found, err := m.db.latestSessions(ctx, sites, visitors)
-	if err != nil {
-		return err
-	}
-	for i, site := range sites {
-		k := visitorKey{site, visitors[i]}
-		m.a.latest.put(k, found[k]) // nil: no visit of this node yet
-	}
-	return nil
+	return m.a.prefetch(ctx, events)
 }
 
 // Add counts one event at lt, its time in its site's zone, and returns the
@@ -165,9 +139,11 @@ func (d pgAnalytics) latestSession(ctx context.Context, k visitorKey) (*session,
 	return s, nil
 }
 
-// latestSessions is latestSession for many visitors at once: those with a
-// visit of this node, by key.
-func (d pgAnalytics) latestSessions(ctx context.Context, sites []string, visitors []int64) (map[visitorKey]*session, error) {
+func (d pgAnalytics) latestSessions(ctx context.Context, keys []visitorKey) (map[visitorKey]*session, error) {
+	sites, visitors := make([]string, len(keys)), make([]int64, len(keys))
+	for i, k := range keys {
+		sites[i], visitors[i] = k.site, k.visitor
+	}
 	rows, err := d.tx.Query(ctx, `SELECT DISTINCT ON (s.site_id, s.visitor) s.site_id, s.visitor, `+sessionColumns+`
 		FROM unnest($1::text[], $2::bigint[]) AS k(site_id, visitor)
 		JOIN sessions AS s ON s.site_id = k.site_id AND s.visitor = k.visitor AND s.node_id = $3

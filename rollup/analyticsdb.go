@@ -27,6 +27,9 @@ type analyticsDB interface {
 	// latestSession is the visitor's latest visit (greatest last event,
 	// then greatest id) that this writer may continue, nil for none.
 	latestSession(ctx context.Context, k visitorKey) (*session, error)
+	// latestSessions is latestSession for many visitors (sorted) at
+	// once: those with a visit, by key.
+	latestSessions(ctx context.Context, keys []visitorKey) (map[visitorKey]*session, error)
 	// addMembers inserts the members (sorted) of a site's day into its
 	// exact visitor sets, and returns, appended to fresh, those that were
 	// not there before.
@@ -134,6 +137,27 @@ func (d sqliteAnalytics) latestSession(ctx context.Context, k visitorKey) (*sess
 		return nil, err
 	}
 	return s, nil
+}
+
+func (d sqliteAnalytics) latestSessions(ctx context.Context, keys []visitorKey) (map[visitorKey]*session, error) {
+	args := (*d.args)[:0]
+	for _, k := range keys {
+		args = append(args, k.site, k.visitor)
+	}
+	*d.args = args
+	found := make(map[visitorKey]*session)
+	err := d.st.sessionsOf.query(ctx, d.tx, args, func(rows *sql.Rows) error {
+		s := new(session)
+		if err := rows.Scan(&s.site, &s.visitor,
+			&s.id, &s.start, &s.last, &s.exitTS, &s.day, &s.hour, &s.pageviews, &s.events, &s.entry, &s.exit,
+			&s.vals[0], &s.vals[1], &s.vals[2], &s.vals[3], &s.vals[4], &s.vals[5], &s.vals[6],
+			&s.vals[7], &s.vals[8], &s.vals[9], &s.vals[10]); err != nil {
+			return err
+		}
+		found[visitorKey{s.site, s.visitor}] = s
+		return nil
+	})
+	return found, err
 }
 
 func (d sqliteAnalytics) addMembers(ctx context.Context, site, day string, hashes, fresh []int64) ([]int64, error) {

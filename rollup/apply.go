@@ -78,6 +78,9 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 		return err
 	}
 	defer tx.Rollback() // a no-op after Commit
+	// Deferred after the rollback, so it runs first: no insert of raw
+	// events is left running on the transaction.
+	defer s.b.raw.wait()
 
 	logID, applied, err := s.logRow(ctx, tx, identity)
 	if err != nil {
@@ -99,19 +102,12 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.args}); err != nil {
 		return err
 	}
-	var ev event.Event
-	for _, e := range entries {
-		if e.Data == nil {
-			continue
-		}
-		if err := event.Decode(e.Data, &ev); err != nil {
-			s.logger.Warn("rollup: skipping a log record that does not decode", "log", identity, "index", e.Index, "err", err)
-			s.m.skippedRecord()
-			continue
-		}
-		if err := s.add(ctx, tx, b, logID, e.Index, &ev); err != nil {
+	for rest := entries; len(rest) > 0; {
+		n := min(s.chunk, len(rest))
+		if err := s.addChunk(ctx, tx, b, identity, logID, rest[:n]); err != nil {
 			return err
 		}
+		rest = rest[n:]
 	}
 	if err := s.write(ctx, tx, b); err != nil {
 		return err
@@ -154,23 +150,15 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 		return fmt.Errorf("paths: %w", err)
 	}
 	// Finding the visitors that the Store does not know yet and capping
-	// the paths are work on maps alone, done on another core while SQLite
-	// inserts the raw events.
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.newDailyUsers = unknownKeys(b.newDailyUsers[:0], b.dailyUsers, s.known.dailyUsers)
-		b.newSiteUsers = unknownKeys(b.newSiteUsers[:0], b.siteUsers, s.known.siteUsers)
-		s.capPaths(b)
-	}()
-	var err error
-	if b.rebuilding {
-		err = s.setSessions(ctx, tx, b)
-	} else {
-		err = s.st.events.exec(ctx, tx, b.events)
+	// the paths are work on maps alone, done while SQLite inserts the last
+	// chunk of raw events (a rebuild's raw events are all still here).
+	if err := s.flushEvents(ctx, tx, b); err != nil {
+		return err
 	}
-	<-done
-	if err != nil {
+	b.newDailyUsers = unknownKeys(b.newDailyUsers[:0], b.dailyUsers, s.known.dailyUsers)
+	b.newSiteUsers = unknownKeys(b.newSiteUsers[:0], b.siteUsers, s.known.siteUsers)
+	s.capPaths(b)
+	if err := b.raw.wait(); err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
 	if err := s.addUsers(ctx, tx, b); err != nil {
@@ -240,6 +228,99 @@ func (s *Store) add(ctx context.Context, tx *sql.Tx, b *batch, logID int64, inde
 	return nil
 }
 
+// rawChunk is how many entries are decoded and counted, and their raw
+// events inserted, at a time. SQLite inserts one chunk on another
+// goroutine while this one counts the next in the same transaction, and
+// the batch holds the arguments of two chunks at most instead of all its
+// events'.
+const rawChunk = 4096
+
+// addChunk decodes and counts entries, with the latest visits of their
+// visitors read in one statement, and hands their raw events to the
+// inserter. An entry with nil Data is a no-op; one that does not decode
+// is logged, counted and skipped.
+func (s *Store) addChunk(ctx context.Context, tx *sql.Tx, b *batch, identity string, logID int64, entries []wal.Entry) error {
+	evs, idx := b.decoded[:0], b.indexes[:0]
+	for _, e := range entries {
+		if e.Data == nil {
+			continue
+		}
+		evs = append(evs, event.Event{})
+		if err := event.Decode(e.Data, &evs[len(evs)-1]); err != nil {
+			s.logger.Warn("rollup: skipping a log record that does not decode", "log", identity, "index", e.Index, "err", err)
+			s.m.skippedRecord()
+			evs = evs[:len(evs)-1]
+			continue
+		}
+		idx = append(idx, e.Index)
+	}
+	b.decoded, b.indexes = evs, idx
+	if err := s.an.prefetch(ctx, evs); err != nil {
+		return err
+	}
+	for i := range evs {
+		if err := s.add(ctx, tx, b, logID, idx[i], &evs[i]); err != nil {
+			return err
+		}
+	}
+	return s.flushEvents(ctx, tx, b)
+}
+
+// flushEvents hands the raw events counted since the last flush to the
+// batch's inserter, once it has inserted the chunk before them. An error
+// of that chunk is returned here, or by the inserter's wait.
+func (s *Store) flushEvents(ctx context.Context, tx *sql.Tx, b *batch) error {
+	if len(b.events) == 0 {
+		return nil
+	}
+	insert := func(rows []any) error { return s.st.events.exec(ctx, tx, rows) }
+	if b.rebuilding {
+		insert = func(rows []any) error { return s.setSessions(ctx, tx, rows) }
+	}
+	var err error
+	if b.events, err = b.raw.send(b.events, insert); err != nil {
+		return fmt.Errorf("insert events: %w", err)
+	}
+	return nil
+}
+
+// rawInserter runs the inserts of raw events, one chunk at a time, on a
+// goroutine of their own. Only the rows of the raw events table are
+// written while the batch goes on: what the batch reads meanwhile (visits,
+// dimension values, clocks) is in other tables. database/sql runs one
+// statement at a time on the transaction's connection.
+type rawInserter struct {
+	inflight []any // the chunk being inserted, or the last one
+	busy     bool
+	done     chan error
+}
+
+// send waits for the chunk in flight, starts insert on rows, and returns
+// the buffer of the finished chunk, emptied, to fill next.
+func (r *rawInserter) send(rows []any, insert func([]any) error) ([]any, error) {
+	if err := r.wait(); err != nil {
+		return rows, err
+	}
+	free := r.inflight
+	r.inflight, r.busy = rows, true
+	if r.done == nil {
+		r.done = make(chan error, 1)
+	}
+	go func() { r.done <- insert(rows) }()
+	clear(free)
+	return free[:0], nil
+}
+
+// wait returns the error of the chunk in flight once it is done; nil
+// when none is.
+func (r *rawInserter) wait() error {
+	if !r.busy {
+		return nil
+	}
+	r.busy = false
+	return <-r.done
+}
+
 // localClock formats local days and hours, remembering the last hour it
 // formatted: events come in bursts of the same hour, and formatting each
 // one's time allocated two strings.
@@ -258,11 +339,11 @@ func (c *localClock) local(lt time.Time) (day, hour string) {
 	return c.day, c.hourText
 }
 
-// setSessions stores the visit of each of the batch's raw events, which a
-// rebuild reads back rather than inserts.
-func (s *Store) setSessions(ctx context.Context, tx *sql.Tx, b *batch) error {
+// setSessions stores the visit of each raw event of rows, which a rebuild
+// reads back rather than inserts.
+func (s *Store) setSessions(ctx context.Context, tx *sql.Tx, rows []any) error {
 	st := tx.StmtContext(ctx, s.st.setSession)
-	for row := b.events; len(row) > 0; row = row[eventCols:] {
+	for row := rows; len(row) > 0; row = row[eventCols:] {
 		if _, err := st.ExecContext(ctx, row[11], row[0], row[1]); err != nil {
 			return err
 		}
@@ -369,9 +450,12 @@ type dayPaths struct {
 // batch collects the raw events and rollup deltas of one Apply. Its maps
 // and slices are kept between batches.
 type batch struct {
-	events     []any // raw event rows, as arguments of the insert
-	rebuilding bool  // the raw events are stored already: set their visits only
-	args       []any // scratch for the upserts
+	events     []any // raw event rows not yet inserted, as arguments of the insert
+	raw        rawInserter
+	decoded    []event.Event // the chunk being counted (addChunk)
+	indexes    []uint64      // their log indexes
+	rebuilding bool          // the raw events are stored already: set their visits only
+	args       []any         // scratch for the upserts
 	pageViews  []dayPathKey
 	daily      map[dayKey]*dayCounts
 	dailyTypes map[dayTypeKey]int64
@@ -404,8 +488,12 @@ func newBatch() *batch {
 }
 
 func (b *batch) reset() {
+	b.raw.wait() // idle: every Apply waits for it before it returns
 	clear(b.events)
 	b.events = b.events[:0]
+	clear(b.raw.inflight)
+	clear(b.decoded)
+	b.decoded = b.decoded[:0]
 	clear(b.args)
 	b.args = b.args[:0]
 	b.pageViews = b.pageViews[:0]

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,35 +51,54 @@ func TestApplyAfterAFailedBatch(t *testing.T) {
 		pv("s", "/d", "u1", day),    // over the cap of 4 paths
 		pv("s", "/c", "u6", day.Add(24*time.Hour)),
 	)
-	ctx := context.Background()
-	dir := t.TempDir()
-	s := openStore(t, filepath.Join(dir, "sitelog.db"), Options{PathsPerDay: 4})
-	if err := s.Apply(ctx, "log-a", first); err != nil {
-		t.Fatal(err)
-	}
-	// site_paths is written last, after every read of the batch.
-	if _, err := s.db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON site_paths WHEN NEW.path = '/boom'
-		BEGIN SELECT RAISE(ABORT, 'boom'); END`); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Apply(ctx, "log-a", second); err == nil {
-		t.Fatal("Apply with the trigger in place succeeded")
-	}
-	if _, err := s.db.Exec(`DROP TRIGGER boom`); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Apply(ctx, "log-a", second); err != nil {
-		t.Fatal(err)
-	}
+	for _, c := range []struct {
+		name, table string
+		chunk       int
+	}{
+		// site_paths is written last, after every read of the batch.
+		{"last rollup", "site_paths", rawChunk},
+		// The raw events of the second chunk of two entries fail on
+		// another goroutine while the third chunk is counted.
+		{"raw events of a chunk", "events", 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			dir := t.TempDir()
+			s := openStore(t, filepath.Join(dir, "sitelog.db"), Options{PathsPerDay: 4})
+			s.chunk = c.chunk
+			if err := s.Apply(ctx, "log-a", first); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.db.Exec(`CREATE TRIGGER boom BEFORE INSERT ON ` + c.table + ` WHEN NEW.path = '/boom'
+				BEGIN SELECT RAISE(ABORT, 'boom'); END`); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Apply(ctx, "log-a", second); err == nil || !strings.Contains(err.Error(), "boom") {
+				t.Fatalf("Apply with the trigger in place: %v, want the trigger's error", err)
+			}
+			if applied, err := s.Applied("log-a"); err != nil || applied != 2 {
+				t.Fatalf("after the failed batch Applied = %d, %v; want 2", applied, err)
+			}
+			if got := rowsOf(t, s.db, "SELECT COUNT(*) FROM events"); !slices.Equal(got, []string{"2"}) {
+				t.Fatalf("after the failed batch %v raw events, want 2", got)
+			}
+			if _, err := s.db.Exec(`DROP TRIGGER boom`); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Apply(ctx, "log-a", second); err != nil {
+				t.Fatal(err)
+			}
 
-	once := openStore(t, filepath.Join(dir, "once.db"), Options{PathsPerDay: 4})
-	if err := once.Apply(ctx, "log-a", append(first, second...)); err != nil {
-		t.Fatal(err)
-	}
-	diffDumps(t, dump(t, once.db), dump(t, s.db))
-	if got, want := rowsOf(t, s.db, "SELECT day, users, paths FROM daily ORDER BY day"),
-		[]string{"2025-11-14|5|4", "2025-11-15|1|1"}; !slices.Equal(got, want) {
-		t.Errorf("daily = %v, want %v", got, want)
+			once := openStore(t, filepath.Join(dir, "once.db"), Options{PathsPerDay: 4})
+			if err := once.Apply(ctx, "log-a", append(first, second...)); err != nil {
+				t.Fatal(err)
+			}
+			diffDumps(t, dump(t, once.db), dump(t, s.db))
+			if got, want := rowsOf(t, s.db, "SELECT day, users, paths FROM daily ORDER BY day"),
+				[]string{"2025-11-14|5|4", "2025-11-15|1|1"}; !slices.Equal(got, want) {
+				t.Errorf("daily = %v, want %v", got, want)
+			}
+		})
 	}
 }
 

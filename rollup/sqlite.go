@@ -163,6 +163,7 @@ type statements struct {
 	valuesOf      *sql.Stmt // site_id, dim, day, OtherPath → value, one row each
 	clockOf       *sql.Stmt // site_id → max_ts
 	sessionOf     *sql.Stmt // site_id, visitor → the latest session
+	sessionsOf    *bulk     // the same for many visitors: site_id, visitor and the latest session of each
 	sketchOf      *sql.Stmt // site_id, dim, day, value → sketch
 	setSession    *sql.Stmt // session, log_id, log_index
 	statsVisitors *bulk     // returns each new member
@@ -232,6 +233,11 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 		sessionOf: p.one(`SELECT id, start_ts, last_ts, exit_ts, day, hour, pageviews, events, entry_page, exit_page,
 	source, referrer, utm_source, utm_medium, utm_campaign, utm_content, utm_term, browser, os, device, country
 	FROM sessions WHERE site_id = ? AND visitor = ? ORDER BY last_ts DESC, id DESC LIMIT 1`),
+		sessionsOf: p.bulk(`SELECT s.site_id, s.visitor, s.id, s.start_ts, s.last_ts, s.exit_ts, s.day, s.hour, s.pageviews, s.events,
+	s.entry_page, s.exit_page, s.source, s.referrer, s.utm_source, s.utm_medium, s.utm_campaign, s.utm_content, s.utm_term,
+	s.browser, s.os, s.device, s.country
+	FROM (VALUES `, 2, `) AS k JOIN sessions AS s ON s.id = (SELECT id FROM sessions
+		WHERE site_id = k.column1 AND visitor = k.column2 ORDER BY last_ts DESC, id DESC LIMIT 1)`),
 		sketchOf:   p.one(`SELECT sketch FROM stats_sketches WHERE site_id = ? AND dim = ? AND day = ? AND value = ?`),
 		setSession: p.one(`UPDATE events SET session = ? WHERE log_id = ? AND log_index = ?`),
 		// One site and day per execution, bound once: the member hashes

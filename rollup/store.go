@@ -83,6 +83,7 @@ type Store struct {
 	known          *knownKeys // learnt from the batches committed
 	an             *analytics
 	clock          localClock
+	chunk          int                       // entries per chunk of a batch (rawChunk; tests make it small)
 	rebuildZones   map[string]*time.Location // the sites' zones while Rebuild runs
 	lastCheckpoint time.Time
 }
@@ -136,6 +137,7 @@ func open(path string, opts Options) (*Store, error) {
 		b:              newBatch(),
 		known:          newKnownKeys(knownVisitorsMax, knownPathsMax),
 		an:             newAnalytics(opts.PathsPerDay),
+		chunk:          rawChunk,
 		lastCheckpoint: opts.Now(),
 	}, nil
 }
