@@ -80,7 +80,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 	defer tx.Rollback() // a no-op after Commit
 	// Deferred after the rollback, so it runs first: no insert of raw
 	// events is left running on the transaction.
-	defer s.b.raw.wait()
+	defer s.b.bg.wait()
 
 	logID, applied, err := s.logRow(ctx, tx, identity)
 	if err != nil {
@@ -99,7 +99,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 
 	b := s.b
 	b.reset()
-	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.args}); err != nil {
+	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.anArgs}); err != nil {
 		return err
 	}
 	for rest := entries; len(rest) > 0; {
@@ -158,9 +158,18 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 	b.newDailyUsers = unknownKeys(b.newDailyUsers[:0], b.dailyUsers, s.known.dailyUsers)
 	b.newSiteUsers = unknownKeys(b.newSiteUsers[:0], b.siteUsers, s.known.siteUsers)
 	s.capPaths(b)
-	if err := b.raw.wait(); err != nil {
+	// The /stats rollups go in while the analytics model prepares its rows.
+	if err := b.bg.start(func() error { return s.writeRollups(ctx, tx, b) }); err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
+	if err := s.an.write(ctx); err != nil {
+		return err
+	}
+	return b.bg.wait()
+}
+
+// writeRollups adds the batch's deltas to the rollups of /stats.
+func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, b *batch) error {
 	if err := s.addUsers(ctx, tx, b); err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
@@ -210,7 +219,7 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 		return fmt.Errorf("site paths: %w", err)
 	}
 	b.args = args
-	return s.an.write(ctx)
+	return nil
 }
 
 // add counts one event in the batch and the analytics model, in the day
@@ -267,58 +276,59 @@ func (s *Store) addChunk(ctx context.Context, tx *sql.Tx, b *batch, identity str
 }
 
 // flushEvents hands the raw events counted since the last flush to the
-// batch's inserter, once it has inserted the chunk before them. An error
-// of that chunk is returned here, or by the inserter's wait.
+// batch's background goroutine, once it has inserted the chunk before
+// them. An error of that chunk is returned here, or by its wait.
 func (s *Store) flushEvents(ctx context.Context, tx *sql.Tx, b *batch) error {
 	if len(b.events) == 0 {
 		return nil
 	}
-	insert := func(rows []any) error { return s.st.events.exec(ctx, tx, rows) }
+	rows := b.events
+	insert := func() error { return s.st.events.exec(ctx, tx, rows) }
 	if b.rebuilding {
-		insert = func(rows []any) error { return s.setSessions(ctx, tx, rows) }
+		insert = func() error { return s.setSessions(ctx, tx, rows) }
 	}
-	var err error
-	if b.events, err = b.raw.send(b.events, insert); err != nil {
+	if err := b.bg.start(insert); err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}
+	// The chunk before is inserted: its buffer takes the next one.
+	clear(b.spare)
+	b.events, b.spare = b.spare[:0], rows
 	return nil
 }
 
-// rawInserter runs the inserts of raw events, one chunk at a time, on a
-// goroutine of their own. Only the rows of the raw events table are
-// written while the batch goes on: what the batch reads meanwhile (visits,
-// dimension values, clocks) is in other tables. database/sql runs one
-// statement at a time on the transaction's connection.
-type rawInserter struct {
-	inflight []any // the chunk being inserted, or the last one
-	busy     bool
-	done     chan error
+// background runs a batch's statements, one function at a time, on a
+// goroutine of its own while the batch's goroutine goes on counting or
+// preparing rows. What the two write at the same time are different
+// tables, and what the batch's goroutine reads meanwhile is in tables that
+// the background does not write. database/sql runs one statement at a
+// time on the transaction's connection.
+type background struct {
+	busy bool
+	done chan error
 }
 
-// send waits for the chunk in flight, starts insert on rows, and returns
-// the buffer of the finished chunk, emptied, to fill next.
-func (r *rawInserter) send(rows []any, insert func([]any) error) ([]any, error) {
-	if err := r.wait(); err != nil {
-		return rows, err
+// start waits for the function before, then runs f, unless the one
+// before failed: its error is returned and f is not run.
+func (g *background) start(f func() error) error {
+	if err := g.wait(); err != nil {
+		return err
 	}
-	free := r.inflight
-	r.inflight, r.busy = rows, true
-	if r.done == nil {
-		r.done = make(chan error, 1)
+	if g.done == nil {
+		g.done = make(chan error, 1)
 	}
-	go func() { r.done <- insert(rows) }()
-	clear(free)
-	return free[:0], nil
+	g.busy = true
+	go func() { g.done <- f() }()
+	return nil
 }
 
-// wait returns the error of the chunk in flight once it is done; nil
+// wait returns the error of the function running once it is done; nil
 // when none is.
-func (r *rawInserter) wait() error {
-	if !r.busy {
+func (g *background) wait() error {
+	if !g.busy {
 		return nil
 	}
-	r.busy = false
-	return <-r.done
+	g.busy = false
+	return <-g.done
 }
 
 // localClock formats local days and hours, remembering the last hour it
@@ -451,11 +461,13 @@ type dayPaths struct {
 // and slices are kept between batches.
 type batch struct {
 	events     []any // raw event rows not yet inserted, as arguments of the insert
-	raw        rawInserter
+	spare      []any // the buffer of the chunk inserted before
+	bg         background
 	decoded    []event.Event // the chunk being counted (addChunk)
 	indexes    []uint64      // their log indexes
 	rebuilding bool          // the raw events are stored already: set their visits only
-	args       []any         // scratch for the upserts
+	args       []any         // scratch for the upserts of the /stats rollups
+	anArgs     []any         // scratch for the analytics model's statements
 	pageViews  []dayPathKey
 	daily      map[dayKey]*dayCounts
 	dailyTypes map[dayTypeKey]int64
@@ -488,14 +500,16 @@ func newBatch() *batch {
 }
 
 func (b *batch) reset() {
-	b.raw.wait() // idle: every Apply waits for it before it returns
+	b.bg.wait() // idle: every Apply waits for it before it returns
 	clear(b.events)
 	b.events = b.events[:0]
-	clear(b.raw.inflight)
+	clear(b.spare)
 	clear(b.decoded)
 	b.decoded = b.decoded[:0]
 	clear(b.args)
 	b.args = b.args[:0]
+	clear(b.anArgs)
+	b.anArgs = b.anArgs[:0]
 	b.pageViews = b.pageViews[:0]
 	clear(b.daily)
 	clear(b.dailyTypes)

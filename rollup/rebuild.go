@@ -135,8 +135,8 @@ func (s *Store) rebuildChunk(ctx context.Context, tx *sql.Tx, site string, lastL
 	b.reset()
 	b.rebuilding = true
 	defer func() { b.rebuilding = false }()
-	defer b.raw.wait() // nothing left running on the transaction
-	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.args}); err != nil {
+	defer b.bg.wait() // nothing left running on the transaction
+	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.anArgs}); err != nil {
 		return 0, err
 	}
 	for i := range evs {
