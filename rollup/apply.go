@@ -246,7 +246,7 @@ const rawChunk = 4096
 
 // addChunk decodes and counts entries, with the latest visits of their
 // visitors read in one statement, and hands their raw events to the
-// inserter. An entry with nil Data is a no-op; one that does not decode
+// batch's background goroutine. An entry with nil Data is a no-op; one that does not decode
 // is logged, counted and skipped.
 func (s *Store) addChunk(ctx context.Context, tx *sql.Tx, b *batch, identity string, logID int64, entries []wal.Entry) error {
 	evs, idx := b.decoded[:0], b.indexes[:0]
