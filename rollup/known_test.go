@@ -184,7 +184,7 @@ func TestWriterPragmas(t *testing.T) {
 		"journal_mode":       "wal",
 		"synchronous":        "2", // FULL
 		"temp_store":         "2", // MEMORY
-		"cache_size":         "-65536",
+		"cache_size":         "-16384",
 		"wal_autocheckpoint": "8192",
 		"foreign_keys":       "1",
 	} {
