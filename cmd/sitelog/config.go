@@ -96,7 +96,7 @@ func parseConfig(m mode, args []string, getenv func(string) string, out io.Write
 		fs.StringVar(&backlog, "max-backlog", env("SITELOG_MAX_BACKLOG", "10000000"), "events in the log not yet applied to the database before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG]")
 		fs.StringVar(&backlogMB, "max-backlog-mb", env("SITELOG_MAX_BACKLOG_MB", "2048"), "MiB of events in the log not yet applied before ingest answers 503; 0 for no bound [SITELOG_MAX_BACKLOG_MB]")
 		fs.StringVar(&minFree, "min-free-mb", env("SITELOG_MIN_FREE_MB", "100"), "free disk space (MiB) kept on the log's file system: below it ingest answers 503 until space returns; 0 for none [SITELOG_MIN_FREE_MB]")
-		fs.StringVar(&segment, "segment-mb", env("SITELOG_SEGMENT_MB", "20"), "size (MiB) of a log segment file; applied segments are deleted whole [SITELOG_SEGMENT_MB]")
+		fs.StringVar(&segment, "segment-mb", env("SITELOG_SEGMENT_MB", strconv.Itoa(wal.DefaultSegmentSize>>20)), "size (MiB) of a log segment file; applied segments are deleted whole [SITELOG_SEGMENT_MB]")
 		fs.StringVar(&rateLimit, "rate-limit", env("SITELOG_RATE_LIMIT", "0"), "ingest requests per second each client network (IPv4 /24, IPv6 /64) may send, bursts of twice that; past it 429; 0 for no limit [SITELOG_RATE_LIMIT]")
 		fs.StringVar(&trusted, "trusted-proxies", env("SITELOG_TRUSTED_PROXIES", ""), "comma-separated CIDR prefixes (or addresses) of reverse proxies whose X-Forwarded-For or X-Real-IP names the client; none when empty [SITELOG_TRUSTED_PROXIES]")
 		fs.StringVar(&retain, "retain-raw", env("SITELOG_RETAIN_RAW", "0"), "days raw events are kept; older ones are deleted, their rollups kept; 0 keeps them all [SITELOG_RETAIN_RAW]")
