@@ -160,9 +160,9 @@ type analytics struct {
 	clock    map[string]int64 // per site, the newest event time applied
 	values   map[dimDay]map[string]struct{}
 	nValues  int
-	members  *known[int64] // member hashes
-	nextID   int64         // the next session id; 0 when it must be read
-	firstID  int64         // the batch's first session id: lower ones are stored
+	members  *known // member hashes
+	nextID   int64  // the next session id; 0 when it must be read
+	firstID  int64  // the batch's first session id: lower ones are stored
 	capLimit int
 
 	// The batch in progress.
@@ -192,7 +192,7 @@ const (
 	maxSketchBytes = 24 << 20
 	maxValues      = 1 << 19
 	// knownMembersMax bounds each generation of the member hashes known
-	// to be stored, some 40 bytes each with their share of the map.
+	// to be stored: two generations take at most 32 MB.
 	knownMembersMax = 1 << 20
 )
 
@@ -214,7 +214,7 @@ func newAnalytics(capLimit int) *analytics {
 		sketches:  make(map[statKey]*hyperloglog.Sketch),
 		clock:     make(map[string]int64),
 		values:    make(map[dimDay]map[string]struct{}),
-		members:   newKnown[int64](knownMembersMax),
+		members:   newKnown(knownMembersMax),
 		capLimit:  capLimit,
 		bLatest:   make(map[visitorKey]*session),
 		bClock:    make(map[string]int64),
@@ -237,7 +237,7 @@ func (a *analytics) forget() {
 	clear(a.clock)
 	clear(a.values)
 	a.nValues = 0
-	a.members = newKnown[int64](knownMembersMax)
+	a.members = newKnown(knownMembersMax)
 	a.nextID = 0
 }
 
@@ -301,7 +301,7 @@ func (a *analytics) commit() {
 		a.nValues = 0
 	}
 	for _, m := range a.newMemb {
-		a.members.add(m.hash)
+		a.members.add(uint64(m.hash))
 	}
 }
 
@@ -642,7 +642,7 @@ func (a *analytics) latestVisit(ctx context.Context, k visitorKey) (*session, er
 func (a *analytics) write(ctx context.Context) error {
 	// The visitors each row did not have yet count, and go into its sketch.
 	for k := range a.cands {
-		if h := k.hash(); !a.members.has(h) {
+		if h := k.hash(); !a.members.has(uint64(h)) {
 			a.newMemb = append(a.newMemb, member{k, h})
 		}
 	}

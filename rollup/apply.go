@@ -623,7 +623,7 @@ func unknownKeys[K interface {
 	comparable
 	compare(K) int
 	hash() uint64
-}](dst []K, m map[K]struct{}, set *known[uint64]) []K {
+}](dst []K, m map[K]struct{}, set *known) []K {
 	for k := range m {
 		if !set.has(k.hash()) {
 			dst = append(dst, k)

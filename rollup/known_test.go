@@ -13,24 +13,65 @@ import (
 )
 
 func TestKnownKeepsTwoGenerations(t *testing.T) {
-	k := newKnown[string](2)
-	has := func(key string, want bool) {
+	k := newKnown(2)
+	const a, b, c, d = 0, 1, 2, 3 // 0 is a hash like any other
+	has := func(key uint64, want bool) {
 		t.Helper()
 		if got := k.has(key); got != want {
-			t.Errorf("has(%q) = %v, want %v", key, got, want)
+			t.Errorf("has(%d) = %v, want %v", key, got, want)
 		}
 	}
-	has("a", false)
-	k.add("a")
-	k.add("b") // the first generation is full: a, b
-	has("a", true)
-	k.add("c")     // a new generation: c; a and b are old
-	has("b", true) // found in the old generation: moves to the current, c, b
-	k.add("d")     // a new generation again: d; c and b are old, a is gone
-	has("a", false)
-	has("b", true)
-	has("c", true)
-	has("d", true)
+	has(a, false)
+	k.add(a)
+	k.add(b) // the first generation is full: a, b
+	has(a, true)
+	k.add(c)     // a new generation: c; a and b are old
+	has(b, true) // found in the old generation: moves to the current, c, b
+	k.add(d)     // a new generation again: d; c and b are old, a is gone
+	has(a, false)
+	has(b, true)
+	has(c, true)
+	has(d, true)
+}
+
+// TestHashSet compares the set with a map through growth, with hashes
+// that share their low or high bits and 0, which has no slot.
+func TestHashSet(t *testing.T) {
+	s := newHashSet()
+	want := map[uint64]bool{}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range 20000 {
+		var h uint64
+		switch i % 4 {
+		case 0:
+			h = rng.Uint64()
+		case 1:
+			h = uint64(rng.IntN(5000)) << 40 // equal low bits
+		case 2:
+			h = uint64(rng.IntN(5000)) // equal high bits
+		default:
+			h = 0
+		}
+		if i%3 == 0 {
+			s.add(h)
+			want[h] = true
+		}
+		if got := s.has(h); got != want[h] {
+			t.Fatalf("step %d: has(%#x) = %v, want %v", i, h, got, want[h])
+		}
+	}
+	if s.n != len(want) {
+		t.Errorf("n = %d, want %d", s.n, len(want))
+	}
+	if 2*s.n > len(s.slots) {
+		t.Errorf("%d hashes in %d slots: more than half full", s.n, len(s.slots))
+	}
+	s.clear()
+	for h := range want {
+		if s.has(h) {
+			t.Fatalf("has(%#x) after clear", h)
+		}
+	}
 }
 
 // TestApplyAfterAFailedBatch makes a batch fail inside its transaction,
