@@ -140,6 +140,56 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
+// TestGroupWait checks when the owner waits for more appends before a
+// group's fsync: with FsyncAlways, after a group of several appends, and
+// never for a lone appender or with FsyncInterval.
+func TestGroupWait(t *testing.T) {
+	for _, c := range []struct {
+		mode  FsyncMode
+		waits []float64 // after the concurrent group, the first and the second lone append
+	}{
+		{FsyncAlways, []float64{0, 1, 1}},
+		{FsyncInterval, []float64{0, 0, 0}},
+	} {
+		t.Run(c.mode.String(), func(t *testing.T) {
+			m := NewMetrics(newRegistry())
+			l := openT(t, t.TempDir(), Options{Fsync: c.mode, Metrics: m})
+			ctx := context.Background()
+			// Hold the owner while three appends queue, so that they make
+			// one group.
+			release, held := make(chan struct{}), make(chan struct{})
+			go l.do(ctx, func() { close(held); <-release })
+			<-held
+			var wg sync.WaitGroup
+			for i := range 3 {
+				wg.Go(func() {
+					if _, err := l.Append(ctx, rec(i)); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			for len(l.appends) < 3 {
+				time.Sleep(time.Millisecond)
+			}
+			close(release)
+			wg.Wait()
+			got := []float64{counterValue(t, m.groupWaits)}
+			for i := range 2 {
+				if _, err := l.Append(ctx, rec(10+i)); err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, counterValue(t, m.groupWaits))
+			}
+			if fmt.Sprint(got) != fmt.Sprint(c.waits) {
+				t.Errorf("group waits after the group of 3 and two lone appends: %v, want %v", got, c.waits)
+			}
+			if l.LastIndex() != 5 {
+				t.Errorf("last index %d, want 5", l.LastIndex())
+			}
+		})
+	}
+}
+
 // TestDamagedTail damages a closed log in each way a crash or the disk can,
 // then checks that open succeeds and exactly which records survive.
 func TestDamagedTail(t *testing.T) {

@@ -10,6 +10,7 @@ type Metrics struct {
 	lagSeconds   prometheus.Gauge
 	fsync        prometheus.Histogram
 	groupSize    prometheus.Histogram
+	groupWaits   prometheus.Counter
 	repairs      prometheus.Counter
 	damaged      prometheus.Counter
 }
@@ -43,6 +44,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Entries written by one group commit.",
 			Buckets: prometheus.ExponentialBuckets(1, 4, 9),
 		}),
+		groupWaits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitelog_wal_group_waits_total",
+			Help: "Group commits that waited a moment for more appends before their fsync (--fsync always, concurrent appenders).",
+		}),
 		repairs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sitelog_wal_repairs_total",
 			Help: "Damaged log tails cut back to their last whole record at open.",
@@ -52,6 +57,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Records whose checksum failed on read; they are skipped.",
 		}),
 	}
-	reg.MustRegister(m.lastIndex, m.appliedIndex, m.lagEvents, m.lagSeconds, m.fsync, m.groupSize, m.repairs, m.damaged)
+	reg.MustRegister(m.lastIndex, m.appliedIndex, m.lagEvents, m.lagSeconds, m.fsync, m.groupSize, m.groupWaits, m.repairs, m.damaged)
 	return m
 }

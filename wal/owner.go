@@ -16,10 +16,20 @@ func (l *Log) run() {
 	tick := time.NewTicker(SyncInterval)
 	defer tick.Stop()
 	var group []appendReq
+	prev := 0 // appends in the previous group
 	for {
 		select {
 		case req := <-l.appends:
 			group = l.collect(append(group[:0], req))
+			if l.opts.Fsync == FsyncAlways && prev > 1 && len(group) < groupWaitBelow {
+				// Appends arrive concurrently (the previous group held
+				// several) but few are here: wait a moment for more, so
+				// that one fsync covers them. A lone appender never waits.
+				l.m.groupWaits.Inc()
+				time.Sleep(groupWait)
+				group = l.collect(group)
+			}
+			prev = len(group)
 			l.commit(group)
 		case fn := <-l.calls:
 			fn()
@@ -50,7 +60,10 @@ func (l *Log) run() {
 // entries: this is the group commit. While one group is being fsynced the
 // next one queues up in l.appends.
 func (l *Log) collect(group []appendReq) []appendReq {
-	n := len(group[0].records)
+	n := 0
+	for _, req := range group {
+		n += len(req.records)
+	}
 	for n < maxGroup {
 		select {
 		case req := <-l.appends:
