@@ -83,16 +83,17 @@ const (
 	// maxGroup bounds the entries of one group commit; a single Append is
 	// never split.
 	maxGroup = 16384
-	// With FsyncAlways, a group of fewer than groupWaitBelow appends that
-	// follows a group of several waits groupWait for more before its write
-	// and fsync. On two cores shared by handlers, the load tool and the
-	// worker, the fsync's own CPU cost was what limited single events:
-	// groups of about 4 appends took 8.5k-9.7k requests/s (64 connections)
-	// and, with this wait, groups of about 12 took 13.6k-14.0k, with lower
-	// latency (p50 3.5 against 4.4-5.1 ms). 150 µs and 500 µs, or waiting
-	// below 32 or 64, took 11.3k-13.2k.
-	groupWait      = 300 * time.Microsecond
-	groupWaitBelow = 16
+	// With FsyncAlways, a group with fewer appends than the previous one
+	// (counting at most groupWaitMax) waits up to groupWait for as many
+	// before its write and fsync (see await). On two cores shared by
+	// handlers, the load tool and the worker, the fsync's own CPU cost was
+	// what limited single events: groups of about 5 appends took
+	// 9.0k-10.1k requests/s (64 connections), and with this wait, groups
+	// of 7-9 took 11.1k-12.8k. Waiting the whole groupWait instead took
+	// 12.2k-13.8k, but 40 µs an append instead of 11 for appenders in a
+	// tight loop (BenchmarkAppend), whose next group was only late.
+	groupWait    = 300 * time.Microsecond
+	groupWaitMax = 16
 )
 
 // Options configure a log.

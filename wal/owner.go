@@ -17,17 +17,14 @@ func (l *Log) run() {
 	defer tick.Stop()
 	var group []appendReq
 	prev := 0 // appends in the previous group
+	wait := time.NewTimer(groupWait)
+	wait.Stop()
 	for {
 		select {
 		case req := <-l.appends:
 			group = l.collect(append(group[:0], req))
-			if l.opts.Fsync == FsyncAlways && prev > 1 && len(group) < groupWaitBelow {
-				// Appends arrive concurrently (the previous group held
-				// several) but few are here: wait a moment for more, so
-				// that one fsync covers them. A lone appender never waits.
-				l.m.groupWaits.Inc()
-				time.Sleep(groupWait)
-				group = l.collect(group)
+			if want := min(prev, groupWaitMax); l.opts.Fsync == FsyncAlways && len(group) < want {
+				group = l.await(group, want, wait)
 			}
 			prev = len(group)
 			l.commit(group)
@@ -70,6 +67,31 @@ func (l *Log) collect(group []appendReq) []appendReq {
 			group = append(group, req)
 			n += len(req.records)
 		default:
+			return group
+		}
+	}
+	return group
+}
+
+// await adds appends to the group as they arrive until it holds want of
+// them or groupWait has passed. Appenders are concurrent (the previous
+// group held want or more) but fewer are here: a moment's wait lets one
+// fsync cover them. A lone appender never waits, and appenders that come
+// back at once (a tight loop) end the wait as soon as they are all in.
+func (l *Log) await(group []appendReq, want int, wait *time.Timer) []appendReq {
+	l.m.groupWaits.Inc()
+	wait.Reset(groupWait)
+	defer wait.Stop()
+	n := 0
+	for _, req := range group {
+		n += len(req.records)
+	}
+	for len(group) < want && n < maxGroup {
+		select {
+		case req := <-l.appends:
+			group = append(group, req)
+			n += len(req.records)
+		case <-wait.C:
 			return group
 		}
 	}
