@@ -57,10 +57,7 @@ func (l *Log) run() {
 // entries: this is the group commit. While one group is being fsynced the
 // next one queues up in l.appends.
 func (l *Log) collect(group []appendReq) []appendReq {
-	n := 0
-	for _, req := range group {
-		n += len(req.records)
-	}
+	n := len(group[0].records)
 	for n < maxGroup {
 		select {
 		case req := <-l.appends:
