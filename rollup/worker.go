@@ -26,15 +26,17 @@ type Source interface {
 // Defaults for WorkerConfig.
 const (
 	// DefaultBatchSize is the most log entries applied in one transaction.
-	// Batches are this large only when the worker is behind, and then the
-	// larger the batch, the more of its events share each stats row, each
-	// visit they continue, each page of the visitor sets and the commit's
-	// fsync. Draining a backlog of a million events of the load tool's
-	// workload (`sitelog load --batch 100 --events 1000000 --days 0`),
-	// batches of 32768 applied 25 000–30 000 events/s, 65536 31 000–
-	// 33 000, and 131072 34 000 with a third more memory. A transaction of
-	// this size takes about two seconds; readers never wait for it (WAL),
-	// and one in progress at shutdown commits within the shutdown timeout.
+	// Batches are this large only when the worker is behind (and half as
+	// large when it lingers, see Worker.linger), and then the larger the
+	// batch, the more of its events share each stats row, each visit they
+	// continue, each page of the visitor sets and the commit's fsync.
+	// Draining a backlog of a million events of the load tool's workload
+	// (`sitelog load --batch 100 --events 1000000 --days 0`), batches of
+	// 16384 applied 27 000–30 000 events/s, 32768 32 000–34 000, 65536
+	// 38 000–48 000, and 131072 50 000–52 000 with a fifth more memory. A
+	// transaction of this size takes about two seconds; readers never wait
+	// for it (WAL), and one in progress at shutdown commits within the
+	// shutdown timeout.
 	DefaultBatchSize = 65536
 	// DefaultRetryWait is the first wait before a failed batch is tried
 	// again; the wait doubles up to DefaultMaxRetryWait.
