@@ -218,22 +218,21 @@ func (d sqliteAnalytics) notInV3(ctx context.Context, site, day string, fresh []
 
 func (d sqliteAnalytics) sketches(ctx context.Context, keys []statKey) (map[statKey][]byte, error) {
 	stored := make(map[statKey][]byte)
-	if len(keys) == 0 {
-		return stored, nil
-	}
-	st := d.tx.StmtContext(ctx, d.st.sketchOf)
+	args := (*d.args)[:0]
 	for _, k := range keys {
-		var data []byte
-		err := st.QueryRowContext(ctx, k.site, k.dim, k.day, k.value).Scan(&data)
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return nil, err
-		default:
-			stored[k] = data
-		}
+		args = append(args, k.site, k.dim, k.day, k.value)
 	}
-	return stored, nil
+	*d.args = args
+	err := d.st.sketchesOf.query(ctx, d.tx, args, func(rows *sql.Rows) error {
+		var k statKey
+		var data []byte
+		if err := rows.Scan(&k.site, &k.dim, &k.day, &k.value, &data); err != nil {
+			return err
+		}
+		stored[k] = data
+		return nil
+	})
+	return stored, err
 }
 
 func (d sqliteAnalytics) writeSketches(ctx context.Context, rows []*row, data [][]byte) error {

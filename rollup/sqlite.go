@@ -168,7 +168,7 @@ type statements struct {
 	clockOf       *sql.Stmt // site_id → max_ts
 	sessionOf     *sql.Stmt // site_id, visitor → the latest session
 	sessionsOf    *bulk     // the same for many visitors: site_id, visitor and the latest session of each
-	sketchOf      *sql.Stmt // site_id, dim, day, value → sketch
+	sketchesOf    *bulk     // site_id, dim, day, value → the key and its sketch, for those that have one
 	setSession    *sql.Stmt // session, log_id, log_index
 	statsVisitors *bulk     // returns each new member
 	v3LastDay     *sql.Stmt // site_id → the last day stats_visitors_v3 holds members of
@@ -242,7 +242,8 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 	s.browser, s.os, s.device, s.country
 	FROM (VALUES `, 2, `) AS k JOIN sessions AS s ON s.id = (SELECT id FROM sessions
 		WHERE site_id = k.column1 AND visitor = k.column2 ORDER BY last_ts DESC, id DESC LIMIT 1)`),
-		sketchOf:   p.one(`SELECT sketch FROM stats_sketches WHERE site_id = ? AND dim = ? AND day = ? AND value = ?`),
+		sketchesOf: p.bulk(`SELECT s.site_id, s.dim, s.day, s.value, s.sketch FROM (VALUES `, 4, `) AS k
+	JOIN stats_sketches AS s ON s.site_id = k.column1 AND s.dim = k.column2 AND s.day = k.column3 AND s.value = k.column4`),
 		setSession: p.one(`UPDATE events SET session = ? WHERE log_id = ? AND log_index = ?`),
 		// One site and day per execution, bound once: the member hashes
 		// are then the only values per row, and no text is bound per row.
