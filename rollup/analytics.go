@@ -182,6 +182,8 @@ type analytics struct {
 	fetch   []visitorKey // scratch for prefetch
 	// db is the batch's transaction.
 	db analyticsDB
+	// pace is the pacer of the goroutine that runs the batch.
+	pace *pacer
 }
 
 const (
@@ -224,6 +226,7 @@ func newAnalytics(capLimit int) *analytics {
 		rows:      make(map[statKey]*row),
 		stats:     make(map[statKey]*row),
 		cands:     make(map[memberKey]struct{}),
+		pace:      new(pacer),
 	}
 }
 
@@ -273,9 +276,11 @@ func (a *analytics) begin(ctx context.Context, db analyticsDB) error {
 // transaction has committed.
 func (a *analytics) commit() {
 	for k, s := range a.bLatest {
+		a.pace.tick()
 		a.latest.put(k, s)
 	}
 	for k, sk := range a.bSketches {
+		a.pace.tick()
 		a.sketches[k] = sk.sketch
 		a.skBytes += sk.size
 	}
@@ -301,6 +306,7 @@ func (a *analytics) commit() {
 		a.nValues = 0
 	}
 	for _, m := range a.newMemb {
+		a.pace.tick()
 		a.members.add(uint64(m.hash))
 	}
 }
@@ -604,7 +610,7 @@ func (a *analytics) prefetch(ctx context.Context, events []event.Event) error {
 		}
 		keys = append(keys, k)
 	}
-	slices.SortFunc(keys, visitorKey.compare)
+	sortPaced(a.pace, keys, visitorKey.compare)
 	keys = slices.Compact(keys)
 	a.fetch = keys
 	if len(keys) == 0 {
@@ -642,11 +648,12 @@ func (a *analytics) latestVisit(ctx context.Context, k visitorKey) (*session, er
 func (a *analytics) write(ctx context.Context) error {
 	// The visitors each row did not have yet count, and go into its sketch.
 	for k := range a.cands {
+		a.pace.tick()
 		if h := k.hash(); !a.members.has(uint64(h)) {
 			a.newMemb = append(a.newMemb, member{k, h})
 		}
 	}
-	slices.SortFunc(a.newMemb, func(x, y member) int {
+	sortPaced(a.pace, a.newMemb, func(x, y member) int {
 		kx, ky := &x.key.row.key, &y.key.row.key
 		return cmp.Or(strings.Compare(kx.site, ky.site), strings.Compare(kx.day, ky.day), cmp.Compare(x.hash, y.hash))
 	})
@@ -671,6 +678,7 @@ func (a *analytics) write(ctx context.Context) error {
 			return fmt.Errorf("stats visitors: %w", err)
 		}
 		for _, h := range fresh {
+			a.pace.tick()
 			i, ok := slices.BinarySearchFunc(group, h, func(m member, h int64) int { return cmp.Compare(m.hash, h) })
 			if !ok {
 				return fmt.Errorf("stats visitors: member %d returned but not inserted", h)
@@ -688,7 +696,7 @@ func (a *analytics) write(ctx context.Context) error {
 			sketched = append(sketched, r)
 		}
 	}
-	slices.SortFunc(sketched, func(x, y *row) int { return x.key.compare(y.key) })
+	sortPaced(a.pace, sketched, func(x, y *row) int { return x.key.compare(y.key) })
 	var unknown []statKey
 	for _, r := range sketched {
 		if a.sketches[r.key] == nil {
@@ -701,6 +709,7 @@ func (a *analytics) write(ctx context.Context) error {
 	}
 	data := make([][]byte, len(sketched))
 	for i, r := range sketched {
+		a.pace.tick()
 		k := r.key
 		// The committed sketch is cloned, never changed: it must stay as
 		// stored should the transaction fail.
@@ -727,7 +736,7 @@ func (a *analytics) write(ctx context.Context) error {
 		return fmt.Errorf("sketches: %w", err)
 	}
 
-	keys := sortedKeys(a.stats)
+	keys := sortedKeys(a.pace, a.stats)
 	rows := make([]*row, len(keys))
 	for i, k := range keys {
 		rows[i] = a.stats[k]
@@ -738,7 +747,7 @@ func (a *analytics) write(ctx context.Context) error {
 
 	// Sessions begun by the batch are inserted whole; the others change
 	// only in the columns a later event moves.
-	ids := slices.Sorted(maps.Keys(a.touched))
+	ids := sortedIDs(a.pace, a.touched)
 	split, _ := slices.BinarySearch(ids, a.firstID)
 	continued := make([]*session, 0, split)
 	for _, id := range ids[:split] {

@@ -54,6 +54,7 @@ type sqliteAnalytics struct {
 	tx   *sql.Tx
 	st   *statements
 	args *[]any // the batch's scratch arguments, reused
+	pace *pacer // the batch goroutine's
 }
 
 func (d sqliteAnalytics) lastSession(ctx context.Context) (int64, error) {
@@ -142,6 +143,7 @@ func (d sqliteAnalytics) latestSession(ctx context.Context, k visitorKey) (*sess
 func (d sqliteAnalytics) latestSessions(ctx context.Context, keys []visitorKey) (map[visitorKey]*session, error) {
 	args := (*d.args)[:0]
 	for _, k := range keys {
+		d.pace.tick()
 		args = append(args, k.site, k.visitor)
 	}
 	*d.args = args
@@ -220,6 +222,7 @@ func (d sqliteAnalytics) sketches(ctx context.Context, keys []statKey) (map[stat
 	stored := make(map[statKey][]byte)
 	args := (*d.args)[:0]
 	for _, k := range keys {
+		d.pace.tick()
 		args = append(args, k.site, k.dim, k.day, k.value)
 	}
 	*d.args = args
@@ -238,6 +241,7 @@ func (d sqliteAnalytics) sketches(ctx context.Context, keys []statKey) (map[stat
 func (d sqliteAnalytics) writeSketches(ctx context.Context, rows []*row, data [][]byte) error {
 	args := (*d.args)[:0]
 	for i, r := range rows {
+		d.pace.tick()
 		k := r.key
 		args = append(args, k.site, k.dim, k.day, k.value, data[i])
 	}
@@ -248,6 +252,7 @@ func (d sqliteAnalytics) writeSketches(ctx context.Context, rows []*row, data []
 func (d sqliteAnalytics) writeStats(ctx context.Context, rows []*row) error {
 	args := (*d.args)[:0]
 	for _, r := range rows {
+		d.pace.tick()
 		k := r.key
 		args = append(args, k.site, k.dim, k.day, k.value, r.pageviews, r.visitors, r.visits, r.bounces, r.duration, r.events)
 	}
@@ -258,6 +263,7 @@ func (d sqliteAnalytics) writeStats(ctx context.Context, rows []*row) error {
 func (d sqliteAnalytics) writeSessions(ctx context.Context, begun, continued []*session) error {
 	args := (*d.args)[:0]
 	for _, s := range begun {
+		d.pace.tick()
 		args = append(args, s.id, s.site, s.visitor, s.start, s.last, s.exitTS, s.day, s.hour, s.pageviews, s.events, s.entry, s.exit)
 		for _, v := range s.vals {
 			args = append(args, v)
@@ -269,6 +275,7 @@ func (d sqliteAnalytics) writeSessions(ctx context.Context, begun, continued []*
 	}
 	args = args[:0]
 	for _, s := range continued {
+		d.pace.tick()
 		args = append(args, s.id, s.start, s.last, s.exitTS, s.pageviews, s.events, s.entry, s.exit)
 	}
 	*d.args = args

@@ -6,8 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 	"time"
 
@@ -99,7 +97,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 
 	b := s.b
 	b.reset()
-	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.anArgs}); err != nil {
+	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.anArgs, s.pace}); err != nil {
 		return err
 	}
 	for rest := entries; len(rest) > 0; {
@@ -118,7 +116,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 	if err := tx.Commit(); err != nil {
 		return err
 	}
-	s.known.remember(b)
+	s.known.remember(s.pace, b)
 	s.an.commit()
 	s.m.ObserveBatch(len(entries), time.Since(start))
 	s.maybeCheckpoint(ctx)
@@ -155,8 +153,8 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 	if err := s.flushEvents(ctx, tx, b); err != nil {
 		return err
 	}
-	b.newDailyUsers = unknownKeys(b.newDailyUsers[:0], b.dailyUsers, s.known.dailyUsers)
-	b.newSiteUsers = unknownKeys(b.newSiteUsers[:0], b.siteUsers, s.known.siteUsers)
+	b.newDailyUsers = unknownKeys(s.pace, b.newDailyUsers[:0], b.dailyUsers, s.known.dailyUsers)
+	b.newSiteUsers = unknownKeys(s.pace, b.newSiteUsers[:0], b.siteUsers, s.known.siteUsers)
 	s.capPaths(b)
 	// The /stats rollups go in while the analytics model prepares its rows.
 	if err := b.bg.start(func() error { return s.writeRollups(ctx, tx, b) }); err != nil {
@@ -175,7 +173,7 @@ func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, b *batch) error {
 	}
 
 	args := b.args[:0]
-	for _, k := range sortedKeys(b.daily) {
+	for _, k := range sortedKeys(&b.bg.pace, b.daily) {
 		c := b.daily[k]
 		args = append(args, k.site, k.day, c.views, c.events, c.users, c.bots, c.paths)
 	}
@@ -183,21 +181,22 @@ func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, b *batch) error {
 		return fmt.Errorf("daily: %w", err)
 	}
 	args = args[:0]
-	for _, k := range sortedKeys(b.dailyTypes) {
+	for _, k := range sortedKeys(&b.bg.pace, b.dailyTypes) {
 		args = append(args, k.site, k.day, k.typ, b.dailyTypes[k])
 	}
 	if err := s.st.dailyTypes.exec(ctx, tx, args); err != nil {
 		return fmt.Errorf("daily types: %w", err)
 	}
 	args = args[:0]
-	for _, k := range sortedKeys(b.dailyPaths) {
+	for _, k := range sortedKeys(&b.bg.pace, b.dailyPaths) {
+		b.bg.pace.tick()
 		args = append(args, k.site, k.day, k.path, b.dailyPaths[k])
 	}
 	if err := s.st.dailyPaths.exec(ctx, tx, args); err != nil {
 		return fmt.Errorf("daily paths: %w", err)
 	}
 	args = args[:0]
-	for _, k := range sortedKeys(b.sites) {
+	for _, k := range sortedKeys(&b.bg.pace, b.sites) {
 		c := b.sites[k]
 		args = append(args, k.site, c.views, c.events, c.users, c.bots)
 	}
@@ -205,14 +204,15 @@ func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, b *batch) error {
 		return fmt.Errorf("sites: %w", err)
 	}
 	args = args[:0]
-	for _, k := range sortedKeys(b.siteTypes) {
+	for _, k := range sortedKeys(&b.bg.pace, b.siteTypes) {
 		args = append(args, k.site, k.typ, b.siteTypes[k])
 	}
 	if err := s.st.siteTypes.exec(ctx, tx, args); err != nil {
 		return fmt.Errorf("site types: %w", err)
 	}
 	args = args[:0]
-	for _, k := range sortedKeys(b.sitePaths) {
+	for _, k := range sortedKeys(&b.bg.pace, b.sitePaths) {
+		b.bg.pace.tick()
 		args = append(args, k.site, k.path, b.sitePaths[k])
 	}
 	if err := s.st.sitePaths.exec(ctx, tx, args); err != nil {
@@ -251,6 +251,7 @@ const rawChunk = 4096
 func (s *Store) addChunk(ctx context.Context, tx *sql.Tx, b *batch, identity string, logID int64, entries []wal.Entry) error {
 	evs, idx := b.decoded[:0], b.indexes[:0]
 	for _, e := range entries {
+		s.pace.tick()
 		if e.Data == nil {
 			continue
 		}
@@ -268,6 +269,7 @@ func (s *Store) addChunk(ctx context.Context, tx *sql.Tx, b *batch, identity str
 		return err
 	}
 	for i := range evs {
+		s.pace.tick()
 		if err := s.add(ctx, tx, b, logID, idx[i], &evs[i]); err != nil {
 			return err
 		}
@@ -305,6 +307,7 @@ func (s *Store) flushEvents(ctx context.Context, tx *sql.Tx, b *batch) error {
 type background struct {
 	busy bool
 	done chan error
+	pace pacer // the goroutine's; what it runs ticks it
 }
 
 // start waits for the function before, then runs f, unless the one
@@ -368,6 +371,7 @@ func (s *Store) setSessions(ctx context.Context, tx *sql.Tx, rows []any) error {
 func (s *Store) addUsers(ctx context.Context, tx *sql.Tx, b *batch) error {
 	args := b.args[:0]
 	for _, k := range b.newDailyUsers {
+		b.bg.pace.tick()
 		args = append(args, k.site, k.day, k.user)
 	}
 	var k dayKey
@@ -383,6 +387,7 @@ func (s *Store) addUsers(ctx context.Context, tx *sql.Tx, b *batch) error {
 	}
 	args = args[:0]
 	for _, k := range b.newSiteUsers {
+		b.bg.pace.tick()
 		args = append(args, k.site, k.user)
 	}
 	var site siteKey
@@ -424,6 +429,7 @@ func (s *Store) readDays(ctx context.Context, tx *sql.Tx, b *batch) error {
 // batches. It needs no lookup: readDays found every path of each day.
 func (s *Store) capPaths(b *batch) {
 	for _, pv := range b.pageViews {
+		s.pace.tick()
 		k := dayKey{pv.site, pv.day}
 		d := b.days[k]
 		path := pv.path
@@ -623,20 +629,13 @@ func unknownKeys[K interface {
 	comparable
 	compare(K) int
 	hash() uint64
-}](dst []K, m map[K]struct{}, set *known) []K {
+}](p *pacer, dst []K, m map[K]struct{}, set *known) []K {
 	for k := range m {
+		p.tick()
 		if !set.has(k.hash()) {
 			dst = append(dst, k)
 		}
 	}
-	slices.SortFunc(dst, K.compare)
+	sortPaced(p, dst, K.compare)
 	return dst
-}
-
-// sortedKeys returns the keys of m in ascending order.
-func sortedKeys[K interface {
-	comparable
-	compare(K) int
-}, V any](m map[K]V) []K {
-	return slices.SortedFunc(maps.Keys(m), K.compare)
 }

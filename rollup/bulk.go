@@ -3,6 +3,7 @@ package rollup
 import (
 	"context"
 	"database/sql"
+	"runtime"
 )
 
 // Multi-row statements come in sizes bulkMaxRows, bulkMaxRows/bulkStep, …,
@@ -56,6 +57,9 @@ func (b *bulk) run(ctx context.Context, tx *sql.Tx, shared, args []any, scan fun
 		}
 		st := tx.StmtContext(ctx, s.stmt)
 		for ; len(args) >= n; args = args[n:] {
+			// An execution of the largest size runs for about a
+			// millisecond: give the processor up between them (pace.go).
+			runtime.Gosched()
 			chunk := args[:n]
 			if len(shared) > 0 {
 				b.buf = append(append(b.buf[:0], shared...), chunk...)

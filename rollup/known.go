@@ -225,16 +225,19 @@ func (k *knownKeys) day(ctx context.Context, stmt *sql.Stmt, key dayKey) (*dayMe
 
 // remember records what b stored, once its transaction has committed:
 // the visitors it inserted and the paths it admitted.
-func (k *knownKeys) remember(b *batch) {
+func (k *knownKeys) remember(p *pacer, b *batch) {
 	for _, u := range b.newDailyUsers {
+		p.tick()
 		k.dailyUsers.add(u.hash())
 	}
 	for _, u := range b.newSiteUsers {
+		p.tick()
 		k.siteUsers.add(u.hash())
 	}
 	k.batch++
 	for _, d := range b.days {
 		for path, admitted := range d.known {
+			p.tick()
 			if _, stored := d.stored.paths[path]; admitted && !stored && path != OtherPath {
 				d.stored.paths[path] = struct{}{}
 				k.paths++

@@ -136,7 +136,7 @@ func (s *Store) rebuildChunk(ctx context.Context, tx *sql.Tx, site string, lastL
 	b.rebuilding = true
 	defer func() { b.rebuilding = false }()
 	defer b.bg.wait() // nothing left running on the transaction
-	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.anArgs}); err != nil {
+	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.anArgs, s.pace}); err != nil {
 		return 0, err
 	}
 	for i := range evs {
@@ -150,7 +150,7 @@ func (s *Store) rebuildChunk(ctx context.Context, tx *sql.Tx, site string, lastL
 	// Later chunks of the same transaction read what this one wrote, so
 	// what it admitted and inserted is known from here on; a failure drops
 	// all of it (Rebuild forgets everything when it returns).
-	s.known.remember(b)
+	s.known.remember(s.pace, b)
 	s.an.commit()
 	last := evs[len(evs)-1]
 	*lastLog, *lastIndex = last.logID, last.index

@@ -82,6 +82,7 @@ type Store struct {
 	b              *batch
 	known          *knownKeys // learnt from the batches committed
 	an             *analytics
+	pace           *pacer // the batch's goroutine's, an's
 	clock          localClock
 	chunk          int                       // entries per chunk of a batch (rawChunk; tests make it small)
 	rebuildZones   map[string]*time.Location // the sites' zones while Rebuild runs
@@ -127,6 +128,7 @@ func open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	an := newAnalytics(opts.PathsPerDay)
 	return &Store{
 		db:             db,
 		path:           path,
@@ -136,7 +138,8 @@ func open(path string, opts Options) (*Store, error) {
 		st:             st,
 		b:              newBatch(),
 		known:          newKnownKeys(knownVisitorsMax, knownPathsMax),
-		an:             newAnalytics(opts.PathsPerDay),
+		an:             an,
+		pace:           an.pace,
 		chunk:          rawChunk,
 		lastCheckpoint: opts.Now(),
 	}, nil
