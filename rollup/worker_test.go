@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,6 +126,53 @@ func TestWorkerLingers(t *testing.T) {
 		t.Errorf("second batch applied up to %d, want 192 (the 64 events together)", got)
 	}
 	cancel() // ends the wait that the last batch of 64 began
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// slowApply is a Store whose every Apply moves the worker's clock on by
+// took.
+type slowApply struct {
+	*Store
+	clock *atomic.Int64 // Unix nanoseconds
+	took  time.Duration
+}
+
+func (s slowApply) Apply(ctx context.Context, identity string, entries []wal.Entry) error {
+	s.clock.Add(int64(s.took))
+	return s.Store.Apply(ctx, identity, entries)
+}
+
+// TestWorkerLingerCountsFromTheRead checks that the linger ends Linger
+// after the batch before it was read, not after its apply: after a batch
+// that took longer than Linger, the worker reads the events waiting at
+// once, however few. On a clock that only batches move, a linger that
+// counted from the end of the apply would wait for half a batch forever.
+func TestWorkerLingerCountsFromTheRead(t *testing.T) {
+	at := time.Date(2025, 11, 14, 10, 0, 0, 0, time.UTC)
+	l := openLog(t)
+	src := watched{Log: l, applied: make(chan uint64, 100)}
+	var clock atomic.Int64
+	clock.Store(at.UnixNano())
+	target := slowApply{openStore(t, filepath.Join(t.TempDir(), "sitelog.db"), Options{}), &clock, 2 * time.Hour}
+	w := NewWorker(target, src, WorkerConfig{BatchSize: 128, Linger: time.Hour,
+		Now: func() time.Time { return time.Unix(0, clock.Load()) }})
+	appendEvents(t, l, 128, at)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	waitApplied(t, src, 128)
+	appendEvents(t, l, 10, at) // far from half a batch
+	select {
+	case got := <-src.applied:
+		if got != 138 {
+			t.Errorf("second batch applied up to %d, want 138", got)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the worker still waits for half a batch after a batch that took longer than its linger")
+	}
+	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
