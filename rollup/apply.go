@@ -97,6 +97,8 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 
 	b := s.b
 	b.reset()
+	s.pace.off = s.lastTook > hurryAfter
+	b.bg.pace.off = s.pace.off
 	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.anArgs, s.pace}); err != nil {
 		return err
 	}
@@ -118,7 +120,8 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 	}
 	s.known.remember(s.pace, b)
 	s.an.commit()
-	s.m.ObserveBatch(len(entries), time.Since(start))
+	s.lastTook = time.Since(start)
+	s.m.ObserveBatch(len(entries), s.lastTook)
 	s.maybeCheckpoint(ctx)
 	return nil
 }

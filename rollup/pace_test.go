@@ -8,8 +8,9 @@ import (
 )
 
 // TestPacerYields checks that a pacer gives the processor up on the tick
-// that reads the clock once yieldEvery has passed, and not before it: on
-// one processor, a goroutine made runnable meanwhile runs only then.
+// that reads the clock once yieldEvery has passed, and not before it nor
+// while it is off: on one processor, a goroutine made runnable meanwhile
+// runs only then.
 func TestPacerYields(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	var p pacer
@@ -48,5 +49,16 @@ func TestPacerYields(t *testing.T) {
 	}
 	if !other.Load() {
 		t.Fatalf("the pacer did not yield once yieldEvery had passed")
+	}
+
+	// A batch in a hurry does not yield at all.
+	p.off = true
+	p.next = time.Time{}
+	other = ran()
+	for range 4 * paceStride {
+		p.tick()
+	}
+	if other.Load() {
+		t.Fatalf("the pacer yielded while off")
 	}
 }

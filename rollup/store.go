@@ -82,7 +82,8 @@ type Store struct {
 	b              *batch
 	known          *knownKeys // learnt from the batches committed
 	an             *analytics
-	pace           *pacer // the batch's goroutine's, an's
+	pace           *pacer        // the batch's goroutine's, an's
+	lastTook       time.Duration // how long the last batch took
 	clock          localClock
 	chunk          int                       // entries per chunk of a batch (rawChunk; tests make it small)
 	rebuildZones   map[string]*time.Location // the sites' zones while Rebuild runs
