@@ -264,9 +264,9 @@ func (d sqliteAnalytics) writeSessions(ctx context.Context, begun, continued []*
 	args := (*d.args)[:0]
 	for _, s := range begun {
 		d.pace.tick()
-		args = append(args, s.id, s.site, s.visitor, s.start, s.last, s.exitTS, s.day, s.hour, s.pageviews, s.events, s.entry, s.exit)
+		args = append(args, s.id, s.site, s.visitor, s.start, s.last, s.exitTS, s.day, s.hour, s.pageviews, s.events, text(s.entry), text(s.exit))
 		for _, v := range s.vals {
-			args = append(args, v)
+			args = append(args, text(v))
 		}
 	}
 	*d.args = args

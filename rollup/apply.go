@@ -544,9 +544,9 @@ func (b *batch) add(logID int64, index uint64, e *event.Event, visit int64, day 
 		bot = 1
 	}
 	// eventCols values, in the order of the events statement.
-	b.events = append(b.events, logID, int64(index), e.SiteID, e.Type, e.Path, e.Query, e.Fragment, e.UserID, e.Time.UnixMicro(), bot,
-		int64(e.Visitor), visit, e.Hostname, e.Referrer, e.Source, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
-		e.Browser, e.OS, e.Device, e.Country, int64(e.ScreenWidth), e.Props)
+	b.events = append(b.events, logID, int64(index), e.SiteID, e.Type, e.Path, text(e.Query), text(e.Fragment), text(e.UserID), e.Time.UnixMicro(), bot,
+		int64(e.Visitor), visit, text(e.Hostname), text(e.Referrer), text(e.Source), text(e.UTMSource), text(e.UTMMedium), text(e.UTMCampaign), text(e.UTMContent), text(e.UTMTerm),
+		text(e.Browser), text(e.OS), text(e.Device), text(e.Country), int64(e.ScreenWidth), text(e.Props))
 
 	dk := dayKey{e.SiteID, day}
 	sk := siteKey{e.SiteID}
