@@ -166,11 +166,15 @@ type analytics struct {
 	capLimit int
 
 	// The batch in progress.
-	bLatest   map[visitorKey]*session
-	bClock    map[string]int64
-	bValues   map[dimDay]map[string]struct{} // values admitted by the batch
-	touched   map[int64]*session             // sessions to write, by id
-	bSketches map[statKey]batchSketch        // sketches the batch changed
+	bLatest map[visitorKey]*session
+	bClock  map[string]int64
+	bValues map[dimDay]map[string]struct{} // values admitted by the batch
+	touched map[int64]*session             // sessions to write, by id
+	// visitRows are, by session id, the rows that a touched visit counts
+	// under on the day it started whatever its events: the site's totals,
+	// its start hour and each of its visit values (nil for an empty one).
+	visitRows map[int64]*visitRows
+	bSketches map[statKey]batchSketch // sketches the batch changed
 	// rows holds the batch's rows by the key they were counted under
 	// before the cap, stats by their key after it: a capped value's key
 	// leads to the (other) row.
@@ -222,6 +226,7 @@ func newAnalytics(capLimit int) *analytics {
 		bClock:    make(map[string]int64),
 		bValues:   make(map[dimDay]map[string]struct{}),
 		touched:   make(map[int64]*session),
+		visitRows: make(map[int64]*visitRows),
 		bSketches: make(map[statKey]batchSketch),
 		rows:      make(map[statKey]*row),
 		stats:     make(map[statKey]*row),
@@ -251,6 +256,7 @@ func (a *analytics) begin(ctx context.Context, db analyticsDB) error {
 	clear(a.bClock)
 	clear(a.bValues)
 	clear(a.touched)
+	clear(a.visitRows)
 	clear(a.bSketches)
 	clear(a.rows)
 	clear(a.stats)
@@ -323,16 +329,19 @@ func (a *analytics) add(ctx context.Context, e *event.Event, day, hour string) (
 		pvs = 1
 	}
 	member := visitor != 0
-	count := func(dim, value string) error {
-		r, err := a.row(ctx, statKey{site, dim, day, value})
-		if err != nil {
-			return err
-		}
+	countRow := func(r *row) {
 		r.pageviews += pvs
 		r.events++
 		if member {
 			a.cands[memberKey{r, visitor}] = struct{}{}
 		}
+	}
+	count := func(dim, value string) error {
+		r, err := a.row(ctx, statKey{site, dim, day, value})
+		if err != nil {
+			return err
+		}
+		countRow(r)
 		return nil
 	}
 
@@ -384,10 +393,22 @@ func (a *analytics) add(ctx context.Context, e *event.Event, day, hour string) (
 	// needs counting under them once a day.
 	member = s.counted != day
 	s.counted = day
-	for i, dim := range VisitDims {
-		if v := s.vals[i]; v != "" {
-			if err := count(dim, v); err != nil {
-				return 0, err
+	if day == s.day {
+		rows, err := a.rowsOfVisit(ctx, s)
+		if err != nil {
+			return 0, err
+		}
+		for _, r := range rows[2:] {
+			if r != nil {
+				countRow(r)
+			}
+		}
+	} else {
+		for i, dim := range VisitDims {
+			if v := s.vals[i]; v != "" {
+				if err := count(dim, v); err != nil {
+					return 0, err
+				}
 			}
 		}
 	}
@@ -483,27 +504,26 @@ func (a *analytics) contribute(ctx context.Context, s *session, sign int64) erro
 		bounce = 1
 	}
 	dur := (s.last - s.start) / 1e6
+	addRow := func(r *row) {
+		r.visits += sign
+		r.bounces += sign * bounce
+		r.duration += sign * dur
+	}
 	add := func(dim, value string) error {
 		r, err := a.row(ctx, statKey{s.site, dim, s.day, value})
 		if err != nil {
 			return err
 		}
-		r.visits += sign
-		r.bounces += sign * bounce
-		r.duration += sign * dur
+		addRow(r)
 		return nil
 	}
-	if err := add(DimTotal, ""); err != nil {
+	rows, err := a.rowsOfVisit(ctx, s)
+	if err != nil {
 		return err
 	}
-	if err := add(DimHour, s.hour); err != nil {
-		return err
-	}
-	for i, dim := range VisitDims {
-		if v := s.vals[i]; v != "" {
-			if err := add(dim, v); err != nil {
-				return err
-			}
+	for _, r := range rows {
+		if r != nil {
+			addRow(r)
 		}
 	}
 	if s.entry != "" {
@@ -517,6 +537,36 @@ func (a *analytics) contribute(ctx context.Context, s *session, sign int64) erro
 		}
 	}
 	return nil
+}
+
+// visitRows are the rows of analytics.visitRows: the site's totals, the
+// start hour, then one per VisitDims.
+type visitRows [2 + len(VisitDims)]*row
+
+// rowsOfVisit returns the rows that the visit counts under whatever its
+// events, looked up once a batch: a continued visit moves its counts in
+// them twice an event.
+func (a *analytics) rowsOfVisit(ctx context.Context, s *session) (*visitRows, error) {
+	if rows := a.visitRows[s.id]; rows != nil {
+		return rows, nil
+	}
+	rows := new(visitRows)
+	var err error
+	if rows[0], err = a.row(ctx, statKey{s.site, DimTotal, s.day, ""}); err != nil {
+		return nil, err
+	}
+	if rows[1], err = a.row(ctx, statKey{s.site, DimHour, s.day, s.hour}); err != nil {
+		return nil, err
+	}
+	for i, dim := range VisitDims {
+		if v := s.vals[i]; v != "" {
+			if rows[2+i], err = a.row(ctx, statKey{s.site, dim, s.day, v}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	a.visitRows[s.id] = rows
+	return rows, nil
 }
 
 // row returns the batch's row that counts k: k's own, or the dimension's
