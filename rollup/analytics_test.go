@@ -2,11 +2,14 @@ package rollup
 
 import (
 	"context"
+	"encoding/binary"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 	_ "time/tzdata" // the zones, whatever the machine has
+
+	"github.com/cespare/xxhash/v2"
 
 	"sitelog/event"
 )
@@ -93,6 +96,21 @@ func TestSiteTimeZone(t *testing.T) {
 	} {
 		if got := rowsOf(t, s.db, q); !slices.Equal(got, want) {
 			t.Errorf("%s:\n got %v\nwant %v", q, got, want)
+		}
+	}
+}
+
+// TestMemberHash pins the hash of a member, which stats_visitors stores
+// and every later batch must compute alike: xxHash64 of the row's key
+// fields, each ended by a zero byte, then the visitor as 8 bytes little
+// endian.
+func TestMemberHash(t *testing.T) {
+	r := &row{key: statKey{"s", DimPage, "2025-11-14", "/a"}}
+	for _, visitor := range []int64{1, -5, 1, 1 << 40} {
+		b := []byte("s\x00event:page\x002025-11-14\x00/a\x00")
+		b = binary.LittleEndian.AppendUint64(b, uint64(visitor))
+		if got, want := (memberKey{r, visitor}).hash(), int64(xxhash.Sum64(b)); got != want {
+			t.Errorf("hash of visitor %d = %d, want %d", visitor, got, want)
 		}
 	}
 }
