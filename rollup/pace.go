@@ -37,7 +37,8 @@ const (
 type pacer struct {
 	ticks uint32
 	next  time.Time
-	off   bool // the batch is in a hurry
+	off   bool   // the batch is in a hurry
+	yield func() // runtime.Gosched when nil (tests count the calls)
 }
 
 // tick is called once per step of a long loop, a step being anything
@@ -47,7 +48,11 @@ func (p *pacer) tick() {
 		return
 	}
 	if now := time.Now(); now.After(p.next) {
-		runtime.Gosched()
+		if p.yield != nil {
+			p.yield()
+		} else {
+			runtime.Gosched()
+		}
 		p.next = time.Now().Add(yieldEvery)
 	}
 }

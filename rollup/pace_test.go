@@ -1,64 +1,49 @@
 package rollup
 
 import (
-	"runtime"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// TestPacerYields checks that a pacer gives the processor up on the tick
-// that reads the clock once yieldEvery has passed, and not before it nor
-// while it is off: on one processor, a goroutine made runnable meanwhile
-// runs only then.
+// TestPacerYields checks that a pacer yields on the tick that reads the
+// clock once yieldEvery has passed, and not before it, nor while the
+// next reading is not due, nor while it is off. (What a yield does is
+// runtime.Gosched's: another goroutine may run, or not if none waits.)
 func TestPacerYields(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	var p pacer
-	ran := func() *atomic.Bool {
-		var b atomic.Bool
-		done := make(chan struct{})
-		go func() { b.Store(true); close(done) }()
-		t.Cleanup(func() { <-done })
-		return &b
+	yields := 0
+	p := pacer{yield: func() { yields++ }}
+	ticks := func(n int) {
+		for range n {
+			p.tick()
+		}
 	}
 
-	other := ran()
-	for range paceStride - 1 {
-		p.tick()
-	}
-	if other.Load() {
-		t.Fatalf("another goroutine ran before the pacer read the clock")
+	ticks(paceStride - 1)
+	if yields != 0 {
+		t.Fatalf("%d yields before the pacer read the clock", yields)
 	}
 	p.tick() // reads the clock: yieldEvery has passed since the zero time
-	if !other.Load() {
-		t.Fatalf("the pacer did not yield on tick %d", paceStride)
+	if yields != 1 {
+		t.Fatalf("%d yields on tick %d, want 1", yields, paceStride)
 	}
 
-	// Right after a yield, the next reading finds yieldEvery not passed.
+	// Until the next reading is due, none yields.
 	p.next = time.Now().Add(time.Hour)
-	other = ran()
-	for range paceStride {
-		p.tick()
-	}
-	if other.Load() {
-		t.Fatalf("the pacer yielded before yieldEvery had passed")
+	ticks(paceStride)
+	if yields != 1 {
+		t.Fatalf("%d yields before the next reading was due, want 1", yields)
 	}
 	p.next = time.Time{}
-	for range paceStride {
-		p.tick()
-	}
-	if !other.Load() {
-		t.Fatalf("the pacer did not yield once yieldEvery had passed")
+	ticks(paceStride)
+	if yields != 2 {
+		t.Fatalf("%d yields once yieldEvery had passed, want 2", yields)
 	}
 
 	// A batch in a hurry does not yield at all.
 	p.off = true
 	p.next = time.Time{}
-	other = ran()
-	for range 4 * paceStride {
-		p.tick()
-	}
-	if other.Load() {
-		t.Fatalf("the pacer yielded while off")
+	ticks(4 * paceStride)
+	if yields != 2 {
+		t.Fatalf("%d yields while off, want 2", yields)
 	}
 }
