@@ -97,6 +97,8 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 
 	b := s.b
 	b.reset()
+	// After a batch that took long, the worker is behind: this one does
+	// not yield to ingest (pace.go).
 	s.pace.off = s.lastTook > hurryAfter
 	b.bg.pace.off = s.pace.off
 	if err := s.an.begin(ctx, sqliteAnalytics{tx, s.st, &b.anArgs, s.pace}); err != nil {
