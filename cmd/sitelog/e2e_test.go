@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -428,6 +429,38 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 	checkStored(t, dir, acked)
 	if !strings.Contains(srv.stderr.String(), "shutting down") {
 		t.Errorf("no shutdown message in log:\n%s", srv.stderr)
+	}
+}
+
+// TestSIGTERMClosesUnusedConnections: a connection that never sent a
+// request (a browser's preconnect, a load balancer's TCP check) does not
+// hold the shutdown. net/http alone waits 5 s for it, longer than this
+// shutdown timeout, and then logs the shutdown as failed.
+func TestSIGTERMClosesUnusedConnections(t *testing.T) {
+	srv := startChild(t, t.TempDir(), "--shutdown-timeout", "2s")
+	var conns []net.Conn
+	for _, base := range []string{srv.ingest, srv.report} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+		// A request on another connection: the server has accepted the
+		// unused one by the time it answers.
+		if code, _ := get(t, base+"/healthz"); code != http.StatusOK {
+			t.Fatalf("GET %s/healthz: %d", base, code)
+		}
+	}
+	srv.stop(t)
+	if strings.Contains(srv.stderr.String(), "http shutdown") {
+		t.Errorf("the shutdown waited for a connection that sent nothing:\n%s", srv.stderr)
+	}
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(30 * time.Second)) // bounds a hang
+		if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("unused connection after SIGTERM: read %d bytes, %v; want EOF", n, err)
+		}
 	}
 }
 

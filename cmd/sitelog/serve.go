@@ -297,13 +297,20 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) (err error) {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	for _, srv := range servers {
-		start := time.Now()
-		if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-			logger.Error("http shutdown", "err", serr)
-		}
-		logger.Debug("stopped listener "+srv.Addr, "took", time.Since(start))
+	// Side by side, so that each server waits for its own requests in
+	// flight for the whole timeout.
+	var stopping sync.WaitGroup
+	for i, srv := range servers {
+		addr := listeners[i].Addr().String()
+		stopping.Go(func() {
+			start := time.Now()
+			if serr := srv.Shutdown(shutdownCtx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+				logger.Error("http shutdown", "addr", addr, "err", serr)
+			}
+			logger.Debug("stopped listener", "addr", addr, "took", time.Since(start))
+		})
 	}
+	stopping.Wait()
 	return err
 }
 
@@ -323,7 +330,8 @@ func drainWorker(log *wal.Log, worker *rollup.Worker, timeout time.Duration) {
 }
 
 func newServer(ctx context.Context, addr string, h http.Handler) *http.Server {
-	return &http.Server{
+	fresh := &unstarted{conns: make(map[net.Conn]struct{})}
+	srv := &http.Server{
 		Addr:              addr,
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -332,7 +340,45 @@ func newServer(ctx context.Context, addr string, h http.Handler) *http.Server {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ConnState:         fresh.track,
 	}
+	srv.RegisterOnShutdown(fresh.close)
+	return srv
+}
+
+// unstarted holds a server's connections that have not sent a request.
+// Shutdown waits for every connection to be idle, and net/http counts one
+// that never sent anything as idle only after 5 s: a browser's preconnect
+// or a load balancer's TCP check would hold a SIGTERM that long, the
+// whole default timeout. Such a connection has no request in flight, so
+// it is closed once the listeners are, as net/http does after 5 s.
+type unstarted struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool // by Shutdown: a connection accepted just before is closed at once
+}
+
+func (u *unstarted) track(c net.Conn, state http.ConnState) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch {
+	case state != http.StateNew:
+		delete(u.conns, c)
+	case u.closed:
+		c.Close()
+	default:
+		u.conns[c] = struct{}{}
+	}
+}
+
+func (u *unstarted) close() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.closed = true
+	for c := range u.conns {
+		c.Close()
+	}
+	clear(u.conns)
 }
 
 // newRouter returns a router with the routes every address serves:
