@@ -51,7 +51,7 @@ type analyticsDB interface {
 // sqliteAnalytics is the analytics model's side of the SQLite store, in
 // the transaction of one batch.
 type sqliteAnalytics struct {
-	tx   *sql.Tx
+	tx   *writeTx
 	st   *statements
 	args *[]any // the batch's scratch arguments, reused
 	pace *pacer // the batch goroutine's

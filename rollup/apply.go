@@ -71,7 +71,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 		}
 	}
 	start := time.Now()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := beginWrite(ctx, s.db)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (s *Store) apply(ctx context.Context, identity string, entries []wal.Entry)
 
 // logRow returns the row id and checkpoint of the log, creating its row
 // for an identity never seen.
-func (s *Store) logRow(ctx context.Context, tx *sql.Tx, identity string) (id int64, applied uint64, err error) {
+func (s *Store) logRow(ctx context.Context, tx *writeTx, identity string) (id int64, applied uint64, err error) {
 	row := tx.StmtContext(ctx, s.st.logRow)
 	err = row.QueryRowContext(ctx, identity).Scan(&id, &applied)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -146,7 +146,7 @@ func (s *Store) logRow(ctx context.Context, tx *sql.Tx, identity string) (id int
 // Each rollup key is written once, and in sorted order: writers that take
 // row locks in the same order cannot deadlock (SQLite has one writer, but
 // a PostgreSQL backend shared by several ingest nodes will not).
-func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
+func (s *Store) write(ctx context.Context, tx *writeTx, b *batch) error {
 	// The paths that the batch's days had before it, read before anything
 	// is written; the Store holds them for days it applied to lately.
 	if err := s.readDays(ctx, tx, b); err != nil {
@@ -172,7 +172,7 @@ func (s *Store) write(ctx context.Context, tx *sql.Tx, b *batch) error {
 }
 
 // writeRollups adds the batch's deltas to the rollups of /stats.
-func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, b *batch) error {
+func (s *Store) writeRollups(ctx context.Context, tx *writeTx, b *batch) error {
 	if err := s.addUsers(ctx, tx, b); err != nil {
 		return fmt.Errorf("users: %w", err)
 	}
@@ -229,7 +229,7 @@ func (s *Store) writeRollups(ctx context.Context, tx *sql.Tx, b *batch) error {
 
 // add counts one event in the batch and the analytics model, in the day
 // of the site's time zone.
-func (s *Store) add(ctx context.Context, tx *sql.Tx, b *batch, logID int64, index uint64, e *event.Event) error {
+func (s *Store) add(ctx context.Context, tx *writeTx, b *batch, logID int64, index uint64, e *event.Event) error {
 	day, hour := s.clock.local(e.Time.In(s.zone(e.SiteID)))
 	var visit int64
 	if !e.Bot {
@@ -253,7 +253,7 @@ const rawChunk = 4096
 // visitors read in one statement, and hands their raw events to the
 // batch's background goroutine. An entry with nil Data is a no-op; one that does not decode
 // is logged, counted and skipped.
-func (s *Store) addChunk(ctx context.Context, tx *sql.Tx, b *batch, identity string, logID int64, entries []wal.Entry) error {
+func (s *Store) addChunk(ctx context.Context, tx *writeTx, b *batch, identity string, logID int64, entries []wal.Entry) error {
 	evs, idx := b.decoded[:0], b.indexes[:0]
 	for _, e := range entries {
 		s.pace.tick()
@@ -285,7 +285,7 @@ func (s *Store) addChunk(ctx context.Context, tx *sql.Tx, b *batch, identity str
 // flushEvents hands the raw events counted since the last flush to the
 // batch's background goroutine, once it has inserted the chunk before
 // them. An error of that chunk is returned here, or by its wait.
-func (s *Store) flushEvents(ctx context.Context, tx *sql.Tx, b *batch) error {
+func (s *Store) flushEvents(ctx context.Context, tx *writeTx, b *batch) error {
 	if len(b.events) == 0 {
 		return nil
 	}
@@ -359,7 +359,7 @@ func (c *localClock) local(lt time.Time) (day, hour string) {
 
 // setSessions stores the visit of each raw event of rows, which a rebuild
 // reads back rather than inserts.
-func (s *Store) setSessions(ctx context.Context, tx *sql.Tx, rows []any) error {
+func (s *Store) setSessions(ctx context.Context, tx *writeTx, rows []any) error {
 	st := tx.StmtContext(ctx, s.st.setSession)
 	for row := rows; len(row) > 0; row = row[eventCols:] {
 		if _, err := st.ExecContext(ctx, row[11], row[0], row[1]); err != nil {
@@ -373,7 +373,7 @@ func (s *Store) setSessions(ctx context.Context, tx *sql.Tx, rows []any) error {
 // visitor sets and adds the ones that were new to the user counts. The
 // visitors that the Store knows to be in a set already are left out: most
 // visitors return, and each would cost an insert that finds its row.
-func (s *Store) addUsers(ctx context.Context, tx *sql.Tx, b *batch) error {
+func (s *Store) addUsers(ctx context.Context, tx *writeTx, b *batch) error {
 	args := b.args[:0]
 	for _, k := range b.newDailyUsers {
 		b.bg.pace.tick()
@@ -409,7 +409,7 @@ func (s *Store) addUsers(ctx context.Context, tx *sql.Tx, b *batch) error {
 
 // readDays finds what the Store knows of each day with page views in the
 // batch, reading the paths of a day it does not hold.
-func (s *Store) readDays(ctx context.Context, tx *sql.Tx, b *batch) error {
+func (s *Store) readDays(ctx context.Context, tx *writeTx, b *batch) error {
 	var stmt *sql.Stmt
 	for k, c := range b.daily {
 		if c.views == 0 {

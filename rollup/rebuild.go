@@ -42,7 +42,7 @@ func (s *Store) Rebuild(ctx context.Context, site string) (events int64, err err
 		s.known = newKnownKeys(knownVisitorsMax, knownPathsMax)
 		s.an.forget()
 	}()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := beginWrite(ctx, s.db)
 	if err != nil {
 		return 0, err
 	}
@@ -64,7 +64,7 @@ func (s *Store) Rebuild(ctx context.Context, site string) (events int64, err err
 	// The zones are read from the registry in the transaction rather than
 	// taken from Options.Zone, whose snapshot may be a second old: a
 	// rebuild right after `sitelog sites add --tz` must use the new zone.
-	zones, err := registryZones(ctx, tx)
+	zones, err := registryZones(ctx, tx.Tx)
 	if err != nil {
 		return 0, fmt.Errorf("rollup: rebuild: %w", err)
 	}
@@ -90,7 +90,7 @@ func (s *Store) Rebuild(ctx context.Context, site string) (events int64, err err
 
 // rebuildChunk applies the next raw events after (lastLog, lastIndex) in
 // log order, and moves the position past them.
-func (s *Store) rebuildChunk(ctx context.Context, tx *sql.Tx, site string, lastLog, lastIndex *int64) (int, error) {
+func (s *Store) rebuildChunk(ctx context.Context, tx *writeTx, site string, lastLog, lastIndex *int64) (int, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT log_id, log_index, site_id, event_type, path, query, fragment, user_id, ts, bot,
 	visitor, hostname, referrer, source, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
 	browser, os, device, country, screen_width, props

@@ -146,6 +146,8 @@ const sqlCheckpointOfLog = `SELECT applied_index FROM logs WHERE identity = ?`
 // statements are the prepared statements of Apply. They live as long as
 // the Store: its one connection compiles each of them once.
 type statements struct {
+	bulks []*bulk // all of those below
+
 	logRow        *sql.Stmt // identity → id, applied_index
 	insertLog     *sql.Stmt // identity
 	setCheckpoint *sql.Stmt // applied_index, updated_at, id
@@ -282,6 +284,7 @@ func prepareStatements(ctx context.Context, db *sql.DB) (*statements, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
+	st.bulks = p.made
 	return st, nil
 }
 
@@ -310,9 +313,10 @@ func text(s string) any {
 
 // preparer prepares statements until the first error, which it keeps.
 type preparer struct {
-	ctx context.Context
-	db  *sql.DB
-	err error
+	ctx  context.Context
+	db   *sql.DB
+	err  error
+	made []*bulk
 }
 
 func (p *preparer) one(query string) *sql.Stmt {
@@ -357,7 +361,8 @@ func (p *preparer) bulkSized(maxRows, shared int, head, group, tail string) *bul
 			sb.WriteString(group)
 		}
 		sb.WriteString(tail)
-		b.stmts = append(b.stmts, sizedStmt{rows: rows, stmt: p.one(sb.String())})
+		b.stmts = append(b.stmts, sizedStmt{rows: rows, query: sb.String(), stmt: p.one(sb.String())})
 	}
+	p.made = append(p.made, b)
 	return b
 }

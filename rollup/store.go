@@ -189,6 +189,10 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	if err := s.st.closeRaw(context.Background(), s.db); err != nil {
+		s.db.Close()
+		return fmt.Errorf("rollup: close: %w", err)
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("rollup: close: %w", err)
 	}

@@ -45,6 +45,32 @@ func TestOpenCreatesDirectoryAndMigratesOnce(t *testing.T) {
 
 // A directory name with URI metacharacters must not cut the file name
 // short or turn into parameters.
+// TestCloseReleasesTheDatabase: Close finalizes the statements a batch
+// prepared on the driver's connection (bulk.execRaw). SQLite keeps a
+// connection with unfinalized statements open after its close, so its
+// WAL file would outlive the Store instead of being checkpointed and
+// removed.
+func TestCloseReleasesTheDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sitelog.db")
+	s, err := Open(path, Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 11, 14, 10, 0, 0, 0, time.UTC)
+	if err := s.Apply(context.Background(), "log-a", entries(1, pv("s", "/", "u", at), pv("s", "/a", "v", at))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + "-wal"); err != nil {
+		t.Fatalf("no WAL file while the Store is open: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + "-wal"); !os.IsNotExist(err) {
+		t.Errorf("the WAL file outlived Close (stat: %v): a connection is still open", err)
+	}
+}
+
 func TestOpenOddPath(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "my data?mode=memory#1 %20")
 	path := filepath.Join(dir, "sitelog.db")
