@@ -13,11 +13,13 @@ type Metrics struct {
 	applySeconds prometheus.Histogram
 	skipped      prometheus.Counter
 	prunedRaw    prometheus.Counter
+	prunedVisits prometheus.Counter
 }
 
 // NewMetrics registers the worker's collectors on reg:
 // sitelog_worker_batch_events, sitelog_worker_apply_seconds,
-// sitelog_worker_skipped_records_total and sitelog_raw_events_pruned_total.
+// sitelog_worker_skipped_records_total, sitelog_raw_events_pruned_total
+// and sitelog_visits_pruned_total.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		batchEvents: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -42,8 +44,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "sitelog_raw_events_pruned_total",
 			Help: "Raw events deleted for being older than the retention (--retain-raw); rollups keep them counted.",
 		}),
+		prunedVisits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sitelog_visits_pruned_total",
+			Help: "Visits deleted for having ended before the retention (--retain-raw), with their raw events; rollups keep them counted.",
+		}),
 	}
-	reg.MustRegister(m.batchEvents, m.applySeconds, m.skipped, m.prunedRaw)
+	reg.MustRegister(m.batchEvents, m.applySeconds, m.skipped, m.prunedRaw, m.prunedVisits)
 	return m
 }
 
@@ -64,9 +70,10 @@ func (m *Metrics) skippedRecord() {
 	m.skipped.Inc()
 }
 
-func (m *Metrics) pruned(n int64) {
+func (m *Metrics) pruned(events, visits int64) {
 	if m == nil {
 		return
 	}
-	m.prunedRaw.Add(float64(n))
+	m.prunedRaw.Add(float64(events))
+	m.prunedVisits.Add(float64(visits))
 }

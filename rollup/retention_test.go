@@ -12,11 +12,11 @@ import (
 	"sitelog/wal"
 )
 
-// TestRetentionDeletesOldRawEventsOnly fills the log with events on two
-// days, runs the worker with a retention that keeps only the newer day,
-// and checks that the older raw events go while every rollup stays as it
-// was.
-func TestRetentionDeletesOldRawEventsOnly(t *testing.T) {
+// TestRetentionDeletesOldRawEventsAndVisits fills the log with events of
+// one visitor each on two days, runs the worker with a retention that
+// keeps only the newer day, and checks that the older raw events and
+// visits go while every rollup stays as it was.
+func TestRetentionDeletesOldRawEventsAndVisits(t *testing.T) {
 	dir := t.TempDir()
 	store, err := Open(filepath.Join(dir, "sitelog.db"), Options{})
 	if err != nil {
@@ -31,14 +31,15 @@ func TestRetentionDeletesOldRawEventsOnly(t *testing.T) {
 
 	now := time.Date(2025, 11, 20, 12, 0, 0, 0, time.UTC)
 	old, recent := now.Add(-10*24*time.Hour), now.Add(-time.Hour)
-	const n = 12000 // more than two prune chunks
+	const n = 12000 // more than two prune chunks of raw events, and of visits
 	var recs [][]byte
 	for i := range n {
 		ts := old
 		if i%3 == 0 {
 			ts = recent
 		}
-		ev := event.Event{SiteID: "s", Type: event.PageView, Path: "/p", UserID: "u", Time: ts}
+		user := "u" + strconv.Itoa(i)
+		ev := event.Event{SiteID: "s", Type: event.PageView, Path: "/p", UserID: user, Visitor: event.UserVisitor("s", user), Time: ts}
 		recs = append(recs, ev.AppendBinary(nil))
 	}
 	if _, err := log.Append(context.Background(), recs...); err != nil {
@@ -65,7 +66,8 @@ func TestRetentionDeletesOldRawEventsOnly(t *testing.T) {
 		return c
 	}
 	for range 600 {
-		if applied, _ := store.Applied(log.Identity()); applied == n && count(`SELECT count(*) FROM events`) == n/3 {
+		if applied, _ := store.Applied(log.Identity()); applied == n && count(`SELECT count(*) FROM events`) == n/3 &&
+			count(`SELECT count(*) FROM sessions`) == n/3+1 {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -79,6 +81,21 @@ func TestRetentionDeletesOldRawEventsOnly(t *testing.T) {
 	}
 	if got := count(`SELECT count(*) FROM events WHERE ts < ` + strconv.FormatInt(now.Add(-7*24*time.Hour).UnixMicro(), 10)); got != 0 {
 		t.Fatalf("%d raw events older than the retention left", got)
+	}
+	// The last event is an old one: its visit has the highest id, which
+	// stays so that no id is given twice.
+	cutoff := strconv.FormatInt(now.Add(-7*24*time.Hour).UnixMicro(), 10)
+	if got := count(`SELECT count(*) FROM sessions WHERE last_ts >= ` + cutoff); got != n/3 {
+		t.Fatalf("%d recent visits left, want %d", got, n/3)
+	}
+	if got := count(`SELECT count(*) FROM sessions WHERE last_ts < ` + cutoff + ` AND id = (SELECT max(id) FROM sessions)`); got != 1 {
+		t.Fatalf("the old visit with the highest id went, or another old visit stayed (%d)", got)
+	}
+	if got := count(`SELECT count(*) FROM sessions WHERE last_ts < ` + cutoff); got != 1 {
+		t.Fatalf("%d old visits left, want only the one with the highest id", got)
+	}
+	if got := count(`SELECT visits FROM stats WHERE site_id = 's' AND dim = '' AND day = '` + old.Format(time.DateOnly) + `'`); got != n-n/3 {
+		t.Fatalf("the old day counts %d visits after retention, want %d", got, n-n/3)
 	}
 	if got := count(`SELECT views FROM sites WHERE site_id = 's'`); got != n {
 		t.Fatalf("all-time views %d after retention, want %d: rollups must keep what raw events lose", got, n)

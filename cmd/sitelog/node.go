@@ -250,12 +250,12 @@ func (p *pgNode) housekeep(ctx context.Context, keep time.Duration) {
 			p.logger.Info("folded the rollups of closed days into one row per key", "before", before, "rows", folded)
 		}
 		if keep > 0 {
-			dropped, err := p.store.Retain(ctx, time.Now().Add(-keep), retainMargin)
+			dropped, visits, err := p.store.Retain(ctx, time.Now().Add(-keep), retainMargin)
 			switch {
 			case err != nil && ctx.Err() == nil:
 				p.logger.Error("could not drop old raw events; trying again later", "err", err)
-			case len(dropped) > 0:
-				p.logger.Info("dropped days of raw events past retention", "days", len(dropped), "oldest", dropped[0].Format(time.DateOnly))
+			case len(dropped) > 0 || visits > 0:
+				p.logger.Info("dropped days of raw events, and their visits, past retention", "days", len(dropped), "visits", visits)
 			}
 		}
 		select {

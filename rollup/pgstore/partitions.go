@@ -77,12 +77,21 @@ func (n *Node) ensureDays(ctx context.Context, days []int64) error {
 // partition is dropped only when it ends at or before the lowest
 // low-watermark of the active nodes minus margin. The margin covers
 // events whose time lies before the oldest unapplied one's receipt (a
-// client's own timestamp, a clock that differs). Retain returns the
-// starts of the days dropped.
-func (s *Store) Retain(ctx context.Context, before time.Time, margin time.Duration) ([]time.Time, error) {
+// client's own timestamp, a clock that differs).
+//
+// The visits that ended before the first day kept go too: a visit is a
+// raw record of one visitor as much as its events are, only the raw-event
+// queries read it, and its events, all at or before its end, are in the
+// days dropped. Each node's visit with the highest id stays, whatever its
+// age: the node's next id is one past it, and an id given again could join
+// a raw event still stored to the wrong visit.
+//
+// Retain returns the starts of the days dropped and how many visits it
+// deleted.
+func (s *Store) Retain(ctx context.Context, before time.Time, margin time.Duration) (days []time.Time, visits int64, err error) {
 	var dropped []time.Time
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		dropped = dropped[:0]
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		dropped, visits = dropped[:0], 0
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(partitionLock)); err != nil {
 			return err
 		}
@@ -116,10 +125,17 @@ func (s *Store) Retain(ctx context.Context, before time.Time, margin time.Durati
 			}
 			dropped = append(dropped, start)
 		}
+		kept := cutoff.UTC().Truncate(day) // the first day whose partition stays
+		tag, err := tx.Exec(ctx, `DELETE FROM sessions WHERE last_ts < $1
+			AND id NOT IN (SELECT max(id) FROM sessions GROUP BY node_id)`, kept.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("delete visits: %w", err)
+		}
+		visits = tag.RowsAffected()
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("pgstore: retain: %w", err)
+		return nil, 0, fmt.Errorf("pgstore: retain: %w", err)
 	}
-	return dropped, nil
+	return dropped, visits, nil
 }
