@@ -144,7 +144,9 @@ const (
 const sqlCheckpointOfLog = `SELECT applied_index FROM logs WHERE identity = ?`
 
 // statements are the prepared statements of Apply. They live as long as
-// the Store: its one connection compiles each of them once.
+// the Store: its one connection compiles each of them once, and the bulk
+// statements that return no rows once more, on the driver, at their first
+// execution (bulk.execRaw).
 type statements struct {
 	bulks []*bulk // all of those below
 
