@@ -70,10 +70,14 @@ func (m *Metrics) skippedRecord() {
 	m.skipped.Inc()
 }
 
-func (m *Metrics) pruned(events, visits int64) {
+// pruned counts n rows deleted by retention: visits, or raw events.
+func (m *Metrics) pruned(visits bool, n int64) {
 	if m == nil {
 		return
 	}
-	m.prunedRaw.Add(float64(events))
-	m.prunedVisits.Add(float64(visits))
+	if visits {
+		m.prunedVisits.Add(float64(n))
+	} else {
+		m.prunedRaw.Add(float64(n))
+	}
 }

@@ -32,100 +32,107 @@ import (
 // pruneChunk is how many raw events, or visits, one prune step looks at.
 const pruneChunk = 5000
 
-// Retention statements. Row values compare the primary key in order.
-const (
-	sqlPruneWindowEnd = `SELECT log_id, log_index FROM events
-		WHERE (log_id, log_index) > (?, ?) ORDER BY log_id, log_index LIMIT 1 OFFSET ?`
-	sqlPruneWindow = `DELETE FROM events
-		WHERE (log_id, log_index) > (?, ?) AND (log_id, log_index) <= (?, ?) AND ts < ?`
-	sqlPruneRest = `DELETE FROM events WHERE (log_id, log_index) > (?, ?) AND ts < ?`
-
-	sqlPruneVisitsWindowEnd = `SELECT id FROM sessions WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?`
-	sqlPruneVisitsWindow    = `DELETE FROM sessions WHERE id > ? AND id <= ? AND last_ts < ?
-		AND id < (SELECT max(id) FROM sessions)`
-	sqlPruneVisitsRest = `DELETE FROM sessions WHERE id > ? AND last_ts < ?
-		AND id < (SELECT max(id) FROM sessions)`
-)
-
-// pruneCursor is where a retention pass stands: the primary key of the
-// last raw event it has looked at, then, once it is past them all, the
-// id of the last visit.
-type pruneCursor struct {
-	logID, index int64
-	visits       bool
-	visit        int64
+// pruneWalk is how a pass walks one table: by its primary key, of cols
+// integers, pruneChunk rows a step. Row values compare the key in order.
+type pruneWalk struct {
+	cols      int
+	windowEnd string // key, offset → the key of the window's last row
+	window    string // key, last key, cutoff: deletes the window's old rows
+	rest      string // key, cutoff: deletes the old rows after key
+	visits    bool   // the rows are visits, not raw events (metrics)
 }
 
-// prune deletes the raw events older than cutoff among the next
-// pruneChunk after cur, or the visits that ended before cutoff, in one
-// transaction, and returns the new cursor, how many raw events and visits
-// it deleted, and whether the pass reached the end.
-func (s *Store) prune(ctx context.Context, cur pruneCursor, cutoff time.Time) (next pruneCursor, events, visits int64, done bool, err error) {
+// pruneWalks are the walks of a pass, in order: the raw events, then the
+// visits, all but the one with the highest id.
+var pruneWalks = [...]pruneWalk{{
+	cols: 2,
+	windowEnd: `SELECT log_id, log_index FROM events
+		WHERE (log_id, log_index) > (?, ?) ORDER BY log_id, log_index LIMIT 1 OFFSET ?`,
+	window: `DELETE FROM events
+		WHERE (log_id, log_index) > (?, ?) AND (log_id, log_index) <= (?, ?) AND ts < ?`,
+	rest: `DELETE FROM events WHERE (log_id, log_index) > (?, ?) AND ts < ?`,
+}, {
+	cols:      1,
+	windowEnd: `SELECT id FROM sessions WHERE id > ? ORDER BY id LIMIT 1 OFFSET ?`,
+	window: `DELETE FROM sessions WHERE id > ? AND id <= ? AND last_ts < ?
+		AND id < (SELECT max(id) FROM sessions)`,
+	rest: `DELETE FROM sessions WHERE id > ? AND last_ts < ?
+		AND id < (SELECT max(id) FROM sessions)`,
+	visits: true,
+}}
+
+// pruneCursor is where a retention pass stands: in which walk, and the
+// primary key of the last row it has looked at there (nil before the
+// first).
+type pruneCursor struct {
+	walk int
+	key  []int64
+}
+
+// prune runs one step of cur's walk with cutoff, in one transaction, and
+// returns the new cursor and whether the pass reached its end.
+func (s *Store) prune(ctx context.Context, cur pruneCursor, cutoff time.Time) (next pruneCursor, done bool, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed.Load() {
-		return cur, 0, 0, false, ErrClosed
+		return cur, false, ErrClosed
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return cur, 0, 0, false, fmt.Errorf("rollup: prune: %w", err)
+		return cur, false, fmt.Errorf("rollup: prune: %w", err)
 	}
 	defer tx.Rollback()
-	var deleted int64
-	if cur.visits {
-		next, deleted, done, err = pruneVisits(ctx, tx, cur, cutoff)
-		visits = deleted
-	} else {
-		next, deleted, err = pruneEvents(ctx, tx, cur, cutoff)
-		events = deleted
-	}
+	w := &pruneWalks[cur.walk]
+	key, deleted, end, err := w.step(ctx, tx, cur.key, cutoff)
 	if err == nil {
 		err = tx.Commit()
 	}
 	if err != nil {
-		return cur, 0, 0, false, fmt.Errorf("rollup: prune: %w", err)
+		return cur, false, fmt.Errorf("rollup: prune: %w", err)
 	}
-	s.m.pruned(events, visits)
-	return next, events, visits, done, nil
+	s.m.pruned(w.visits, deleted)
+	switch {
+	case !end:
+		return pruneCursor{cur.walk, key}, false, nil
+	case cur.walk+1 < len(pruneWalks):
+		return pruneCursor{walk: cur.walk + 1}, false, nil
+	}
+	return pruneCursor{}, true, nil
 }
 
-// pruneEvents is a step of prune over the raw events. Past the last, the
-// cursor moves on to the visits.
-func pruneEvents(ctx context.Context, tx *sql.Tx, cur pruneCursor, cutoff time.Time) (pruneCursor, int64, error) {
+// step deletes the rows older than cutoff among the next pruneChunk after
+// key, and returns the key of the last row it looked at, how many it
+// deleted, and whether it reached the table's end.
+func (w *pruneWalk) step(ctx context.Context, tx *sql.Tx, key []int64, cutoff time.Time) (next []int64, deleted int64, end bool, err error) {
+	if key == nil {
+		key = make([]int64, w.cols) // before every key
+	}
+	args := make([]any, 0, 2*w.cols+1)
+	for _, k := range key {
+		args = append(args, k)
+	}
+	next = make([]int64, w.cols)
+	dest := make([]any, w.cols)
+	for i := range next {
+		dest[i] = &next[i]
+	}
 	var res sql.Result
-	next := cur
-	err := tx.QueryRowContext(ctx, sqlPruneWindowEnd, cur.logID, cur.index, pruneChunk-1).Scan(&next.logID, &next.index)
+	err = tx.QueryRowContext(ctx, w.windowEnd, append(args, pruneChunk-1)...).Scan(dest...)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		next.visits = true
-		res, err = tx.ExecContext(ctx, sqlPruneRest, cur.logID, cur.index, cutoff.UnixMicro())
+		next, end = key, true
+		res, err = tx.ExecContext(ctx, w.rest, append(args, cutoff.UnixMicro())...)
 	case err == nil:
-		res, err = tx.ExecContext(ctx, sqlPruneWindow, cur.logID, cur.index, next.logID, next.index, cutoff.UnixMicro())
+		for _, k := range next {
+			args = append(args, k)
+		}
+		res, err = tx.ExecContext(ctx, w.window, append(args, cutoff.UnixMicro())...)
 	}
 	if err != nil {
-		return cur, 0, err
-	}
-	deleted, err := res.RowsAffected()
-	return next, deleted, err
-}
-
-// pruneVisits is a step of prune over the visits.
-func pruneVisits(ctx context.Context, tx *sql.Tx, cur pruneCursor, cutoff time.Time) (next pruneCursor, deleted int64, done bool, err error) {
-	var res sql.Result
-	next = cur
-	err = tx.QueryRowContext(ctx, sqlPruneVisitsWindowEnd, cur.visit, pruneChunk-1).Scan(&next.visit)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		done = true
-		res, err = tx.ExecContext(ctx, sqlPruneVisitsRest, cur.visit, cutoff.UnixMicro())
-	case err == nil:
-		res, err = tx.ExecContext(ctx, sqlPruneVisitsWindow, cur.visit, next.visit, cutoff.UnixMicro())
-	}
-	if err != nil {
-		return cur, 0, false, err
+		return key, 0, false, err
 	}
 	deleted, err = res.RowsAffected()
-	return next, deleted, done, err
+	return next, deleted, end, err
 }
 
 // retention is the worker's state of raw-event retention.
@@ -151,7 +158,7 @@ func (r *retention) step(ctx context.Context, s *Store) (bool, error) {
 		}
 		r.passStart, r.cur = now, pruneCursor{}
 	}
-	next, _, _, done, err := s.prune(ctx, r.cur, r.passStart.Add(-r.keep))
+	next, done, err := s.prune(ctx, r.cur, r.passStart.Add(-r.keep))
 	if err != nil {
 		return false, err
 	}
