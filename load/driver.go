@@ -134,7 +134,12 @@ func (d *driver) run(ctx context.Context) *Result {
 		panic("BUG: endpoint validated by Config.Validate does not parse: " + err.Error())
 	}
 	tmpl.Header.Set("Content-Type", "application/json")
-	tmpl.Header.Set("User-Agent", "sitelog-load")
+	// One header per User-Agent, shared by the requests that send it.
+	headers := make([]http.Header, len(d.gen.uas))
+	for i, ua := range d.gen.uas {
+		headers[i] = tmpl.Header.Clone()
+		headers[i].Set("User-Agent", ua)
+	}
 
 	total := d.requests()
 	var next atomic.Uint64
@@ -168,7 +173,8 @@ func (d *driver) run(ctx context.Context) *Result {
 					}
 					sent = d.clock.Now()
 				}
-				status, err := w.send(d.client, tmpl, body)
+				// A batch goes with the User-Agent of its first event.
+				status, err := w.send(d.client, tmpl, headers[d.gen.agent(k*uint64(d.batch))], body)
 				if err != nil && ctx.Err() != nil {
 					return // interrupted, not failed
 				}
@@ -246,12 +252,13 @@ func (w *worker) count(latency time.Duration, n, status int, err error) {
 	}
 }
 
-// send posts body with the headers of tmpl and reads the whole answer, so
-// that the connection goes back to the pool for reuse.
-func (w *worker) send(client *http.Client, tmpl *http.Request, body []byte) (int, error) {
-	// A shallow copy shares tmpl's context, URL and Header, which neither
-	// the client nor its transport modify.
+// send posts body as tmpl with header and reads the whole answer, so that
+// the connection goes back to the pool for reuse.
+func (w *worker) send(client *http.Client, tmpl *http.Request, header http.Header, body []byte) (int, error) {
+	// A shallow copy shares tmpl's context and URL, and header, which
+	// neither the client nor its transport modify.
 	req := *tmpl
+	req.Header = header
 	req.Body = io.NopCloser(bytes.NewReader(body))
 	req.ContentLength = int64(len(body))
 	resp, err := client.Do(&req)

@@ -42,6 +42,7 @@ const (
 	DefaultPaths        = 5000
 	DefaultVisitors     = 100_000
 	DefaultCustomShare  = 0.1
+	DefaultReferrers    = 0.3
 	DefaultDays         = 30
 	DefaultBatch        = 1
 	DefaultConcurrency  = 64
@@ -113,6 +114,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("visitors %d: must be at least 1", w.Visitors)
 	case !(w.CustomShare >= 0 && w.CustomShare <= 1):
 		return fmt.Errorf("custom share %g: must be 0 to 1", w.CustomShare)
+	case !(w.ReferrerShare >= 0 && w.ReferrerShare <= 1):
+		return fmt.Errorf("referrer share %g: must be 0 to 1", w.ReferrerShare)
 	case w.Days < 0 || w.Days > MaxDays:
 		return fmt.Errorf("days %d: must be 0 to %d", w.Days, MaxDays)
 	case c.Batch < 1 || c.Batch > ingest.MaxBatchEvents:
@@ -183,6 +186,8 @@ type Settings struct {
 	ZipfExponent    float64 `json:"zipf_exponent"`
 	Visitors        int     `json:"visitors"`
 	CustomShare     float64 `json:"custom_share"`
+	Browsers        bool    `json:"browsers"`
+	ReferrerShare   float64 `json:"referrer_share"`
 	Days            int     `json:"days"`
 	End             string  `json:"end,omitempty"` // end of the timestamps' span
 }
@@ -330,6 +335,8 @@ func settings(cfg Config, w Workload) Settings {
 		ZipfExponent:    ZipfExponent,
 		Visitors:        w.Visitors,
 		CustomShare:     w.CustomShare,
+		Browsers:        w.Browsers,
+		ReferrerShare:   w.ReferrerShare,
 		Days:            w.Days,
 	}
 	if cfg.Rate > 0 {

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -116,19 +118,42 @@ func TestRunAgainstSitelog(t *testing.T) {
 		}
 		// ... the very events of the workload, in some order.
 		g := newGenerator(testWorkload())
-		wantCustom, gotCustom := 0, 0
+		wantCustom, gotCustom, wantSourced, gotSourced := 0, 0, 0, 0
 		for i := range events {
-			if g.sample(i).custom >= 0 {
+			s := g.sample(i)
+			if s.custom >= 0 {
 				wantCustom++
 			}
+			if s.referrer >= 0 {
+				wantSourced++
+			}
 		}
+		browsers := map[uint64]string{}
 		for _, ev := range evs {
 			if ev.Type != event.PageView {
 				gotCustom++
 			}
+			if ev.Source != "" {
+				gotSourced++
+			}
+			// The server parsed each visitor's User-Agent, one per
+			// visitor; a batch's events all have its first one's.
+			if ev.Browser == "" || ev.OS == "" || ev.Device == "" || ev.Bot {
+				t.Fatalf("%s: event %+v: want a browser, an OS and a device, and no bot", name, ev)
+			}
+			if b, ok := browsers[ev.Visitor]; ok && b != ev.Browser && batch == 1 {
+				t.Fatalf("%s: visitor %d came with %s and %s", name, ev.Visitor, b, ev.Browser)
+			}
+			browsers[ev.Visitor] = ev.Browser
 		}
 		if gotCustom != wantCustom {
 			t.Errorf("%s: the log holds %d custom events, the workload sent %d", name, gotCustom, wantCustom)
+		}
+		if distinct := len(slices.Compact(slices.Sorted(maps.Values(browsers)))); distinct < 3 {
+			t.Errorf("%s: %d browsers among %d visitors, want several", name, distinct, len(browsers))
+		}
+		if gotSourced != wantSourced || wantSourced == 0 {
+			t.Errorf("%s: the log holds %d events with a source, the workload sent %d referrers", name, gotSourced, wantSourced)
 		}
 		if d := got.Drain; d == nil || d.Skipped != "" || !d.Drained {
 			t.Errorf("%s: drain %+v, want the queue lag measured back to 0", name, d)

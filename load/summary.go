@@ -27,6 +27,10 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "\nworkload: seed %d, %d sites, %d paths (Zipf s=%g), %d visitors, %g%% custom events, ",
 		s.Seed, s.Sites, s.Paths, s.ZipfExponent, s.Visitors, 100*s.CustomShare)
+	if s.Browsers {
+		b.WriteString("browsers' User-Agents, ")
+	}
+	fmt.Fprintf(&b, "referrers on %g%% of page views, ", 100*s.ReferrerShare)
 	if s.Days > 0 {
 		fmt.Fprintf(&b, "timestamps over the %d days to %s\n", s.Days, s.End)
 	} else {

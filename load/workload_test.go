@@ -14,13 +14,15 @@ var testEnd = time.Date(2025, 11, 14, 12, 0, 0, 0, time.UTC)
 
 func testWorkload() Workload {
 	return Workload{
-		Seed:        1,
-		Sites:       10,
-		Paths:       5000,
-		Visitors:    100_000,
-		CustomShare: 0.1,
-		Days:        30,
-		End:         testEnd,
+		Seed:          1,
+		Sites:         10,
+		Paths:         5000,
+		Visitors:      100_000,
+		CustomShare:   0.1,
+		Days:          30,
+		End:           testEnd,
+		Browsers:      true,
+		ReferrerShare: 0.3,
 	}
 }
 
@@ -32,6 +34,7 @@ type wireEvent struct {
 	Path      string  `json:"path"`
 	UserID    string  `json:"user_id"`
 	Timestamp *string `json:"timestamp"`
+	Referrer  *string `json:"referrer"`
 }
 
 func decodeEvent(t *testing.T, body []byte) wireEvent {
@@ -72,6 +75,23 @@ func TestWorkloadIsDeterministic(t *testing.T) {
 	if got, want := string(a.appendBatch(nil, 500, 3)), "["+strings.Join(parts, ",")+"]"; got != want {
 		t.Errorf("batch =\n%s\nwant\n%s", got, want)
 	}
+	// Referrers are drawn after everything else: without them the
+	// workload sends the same events, less their referrers.
+	bare := testWorkload()
+	bare.ReferrerShare = 0
+	d := newGenerator(bare)
+	for i := range uint64(1000) {
+		ea, ed := decodeEvent(t, a.appendEvent(nil, i)), decodeEvent(t, d.appendEvent(nil, i))
+		if ed.Referrer != nil {
+			t.Fatalf("event %d has referrer %q at share 0", i, *ed.Referrer)
+		}
+		ea.Referrer = nil
+		ja, _ := json.Marshal(ea)
+		jd, _ := json.Marshal(ed)
+		if !bytes.Equal(ja, jd) {
+			t.Fatalf("event %d is %s with referrers, %s without", i, ja, jd)
+		}
+	}
 }
 
 func TestWorkloadDistributions(t *testing.T) {
@@ -80,8 +100,10 @@ func TestWorkloadDistributions(t *testing.T) {
 	const n = 100_000
 	paths := map[string]int{}
 	users := map[string]string{} // user_id → site_id
+	agents := map[string]int{}   // user_id → index in Agents
 	sites := map[string]int{}
-	custom := 0
+	referrers := map[string]int{}
+	custom, referred := 0, 0
 	first, end := w.End.Add(-time.Duration(w.Days)*24*time.Hour), w.End
 	var buf []byte
 	for i := range uint64(n) {
@@ -92,6 +114,17 @@ func TestWorkloadDistributions(t *testing.T) {
 			t.Fatalf("user %s seen on %s and %s: a visitor belongs to one site", ev.UserID, site, ev.SiteID)
 		}
 		users[ev.UserID] = ev.SiteID
+		if a, ok := agents[ev.UserID]; ok && a != g.agent(i) {
+			t.Fatalf("user %s sends User-Agents %d and %d: a visitor keeps its browser", ev.UserID, a, g.agent(i))
+		}
+		agents[ev.UserID] = g.agent(i)
+		if ev.Referrer != nil {
+			if ev.EventType != "page_view" {
+				t.Fatalf("custom event %s has referrer %q", buf, *ev.Referrer)
+			}
+			referrers[*ev.Referrer]++
+			referred++
+		}
 		switch ev.EventType {
 		case "page_view":
 			paths[ev.Path]++
@@ -116,6 +149,18 @@ func TestWorkloadDistributions(t *testing.T) {
 	if share := float64(custom) / n; math.Abs(share-w.CustomShare) > 0.01 {
 		t.Errorf("custom share %.4f, want %.2f ± 0.01", share, w.CustomShare)
 	}
+	// Referrers: 30% ± 1% of page views, by their weights.
+	views := n - custom
+	if share := float64(referred) / float64(views); math.Abs(share-w.ReferrerShare) > 0.01 {
+		t.Errorf("referrer share %.4f of page views, want %.2f ± 0.01", share, w.ReferrerShare)
+	}
+	checkShares(t, "referrer", Referrers, referrers, referred)
+	// Browsers: each visitor's drawn by their weights.
+	byAgent := map[string]int{}
+	for _, a := range agents {
+		byAgent[g.uas[a]]++
+	}
+	checkShares(t, "User-Agent", Agents, byAgent, len(agents))
 	// Sites: equal shares, each 10% ± 1%.
 	if len(sites) != w.Sites {
 		t.Errorf("%d sites, want %d", len(sites), w.Sites)
@@ -133,7 +178,6 @@ func TestWorkloadDistributions(t *testing.T) {
 	}
 	// Zipf: "/" (rank 1) takes 1/H(5000) ≈ 11.1% of views; rank 2 half of
 	// that; the top ten together outweigh the bottom 4000.
-	views := n - custom
 	var h float64
 	for k := 1; k <= w.Paths; k++ {
 		h += 1 / float64(k)
@@ -160,6 +204,36 @@ func TestWorkloadDistributions(t *testing.T) {
 	}
 }
 
+// checkShares checks that the values drawn from ws, counted in got out of
+// n draws, came each with its weight's share, within 1.5 percentage points.
+func checkShares(t *testing.T, what string, ws []weighted, got map[string]int, n int) {
+	t.Helper()
+	var total float64
+	for _, w := range ws {
+		total += w.weight
+	}
+	for _, w := range ws {
+		if share, want := float64(got[w.value])/float64(n), w.weight/total; math.Abs(share-want) > 0.015 {
+			t.Errorf("%s %s: share %.4f of %d, want %.4f ± 0.015", what, w.value, share, n, want)
+		}
+		delete(got, w.value)
+	}
+	if len(got) > 0 {
+		t.Errorf("%ss drawn that are not in the pool: %v", what, got)
+	}
+}
+
+func TestWorkloadWithoutBrowsers(t *testing.T) {
+	w := testWorkload()
+	w.Browsers = false
+	g := newGenerator(w)
+	for i := range uint64(100) {
+		if ua := g.uas[g.agent(i)]; ua != AgentLoad {
+			t.Fatalf("event %d sent with User-Agent %q without browsers, want %q", i, ua, AgentLoad)
+		}
+	}
+}
+
 func TestWorkloadWithoutDays(t *testing.T) {
 	w := testWorkload()
 	w.Days = 0
@@ -175,7 +249,7 @@ func TestWorkloadWithoutDays(t *testing.T) {
 func TestWorkloadSmallPools(t *testing.T) {
 	// One path, site and visitor: every event is the same but for type
 	// and time.
-	w := Workload{Seed: 7, Sites: 1, Paths: 1, Visitors: 1, CustomShare: 0, Days: 1, End: testEnd}
+	w := Workload{Seed: 7, Sites: 1, Paths: 1, Visitors: 1, CustomShare: 0, Days: 1, End: testEnd, Browsers: true}
 	g := newGenerator(w)
 	for i := range uint64(100) {
 		ev := decodeEvent(t, g.appendEvent(nil, i))
