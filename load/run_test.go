@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"maps"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -232,6 +233,8 @@ func TestConfigValidate(t *testing.T) {
 	f(func(c *Config) { c.Workload.Paths = 0 }, "paths")
 	f(func(c *Config) { c.Workload.Visitors = 0 }, "visitors")
 	f(func(c *Config) { c.Workload.CustomShare = 1.5 }, "custom share")
+	f(func(c *Config) { c.Workload.ReferrerShare = -0.1 }, "referrer share")
+	f(func(c *Config) { c.Workload.ReferrerShare = math.NaN() }, "referrer share")
 	f(func(c *Config) { c.Workload.Days = -1 }, "days")
 	f(func(c *Config) { c.Batch = 0 }, "batch")
 	f(func(c *Config) { c.Batch = ingest.MaxBatchEvents + 1 }, "batch")
