@@ -36,19 +36,19 @@ import (
 
 // Defaults for Config, chosen for a laptop-sized server on 127.0.0.1.
 const (
-	DefaultURL          = "http://127.0.0.1:3001"
-	DefaultSeed         = 1
-	DefaultSites        = 10
-	DefaultPaths        = 5000
-	DefaultVisitors     = 100_000
-	DefaultCustomShare  = 0.1
-	DefaultReferrers    = 0.3
-	DefaultDays         = 30
-	DefaultBatch        = 1
-	DefaultConcurrency  = 64
-	DefaultDuration     = 10 * time.Second
-	DefaultTimeout      = 10 * time.Second
-	DefaultDrainTimeout = 2 * time.Minute
+	DefaultURL           = "http://127.0.0.1:3001"
+	DefaultSeed          = 1
+	DefaultSites         = 10
+	DefaultPaths         = 5000
+	DefaultVisitors      = 100_000
+	DefaultCustomShare   = 0.1
+	DefaultReferrerShare = 0.3
+	DefaultDays          = 30
+	DefaultBatch         = 1
+	DefaultConcurrency   = 64
+	DefaultDuration      = 10 * time.Second
+	DefaultTimeout       = 10 * time.Second
+	DefaultDrainTimeout  = 2 * time.Minute
 )
 
 // Bounds that Validate enforces, so that a typo cannot start a run that

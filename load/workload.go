@@ -42,12 +42,12 @@ type Workload struct {
 	// start of the run.
 	End time.Time
 	// Browsers gives each visitor the User-Agent of one of the common
-	// browsers in Agents, drawn by their weights and kept for all its
+	// browsers in agentPool, drawn by their weights and kept for all its
 	// requests, so that its visits count under a browser, an OS and a
 	// device as real ones do. Without it every request says sitelog-load.
 	Browsers bool
 	// ReferrerShare is the fraction of page views that carry a referrer,
-	// drawn from Referrers by their weights. A visit's source is its
+	// drawn from referrerPool by their weights. A visit's source is its
 	// first event's referrer.
 	ReferrerShare float64
 }
@@ -58,9 +58,9 @@ type weighted struct {
 	value  string
 }
 
-// Agents are the User-Agents a visitor's browser may send, weighted
+// agentPool holds the User-Agents a visitor's browser may send, weighted
 // roughly as desktop and mobile browsers share the web's page views.
-var Agents = []weighted{
+var agentPool = []weighted{
 	{30, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"},
 	{20, "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"},
 	{17, "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36"},
@@ -73,9 +73,9 @@ var Agents = []weighted{
 	{2, "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"},
 }
 
-// Referrers are the pages a page view may come from: search engines,
+// referrerPool holds the pages a page view may come from: search engines,
 // aggregators and social sites, weighted roughly as they send traffic.
-var Referrers = []weighted{
+var referrerPool = []weighted{
 	{45, "https://www.google.com/"},
 	{8, "https://www.bing.com/"},
 	{6, "https://duckduckgo.com/"},
@@ -95,35 +95,35 @@ const AgentLoad = "sitelog-load"
 // and no allocation per event, so the load tool leaves the CPU to the
 // server it measures.
 type generator struct {
-	w         Workload
-	first     int64  // Unix seconds of the earliest timestamp
-	span      uint64 // seconds the timestamps are spread over
-	cdf       []float64
-	paths     []string
-	sites     []string
-	custom    []string
-	agents    []float64 // cumulative weights of Agents, ending at 1
-	referrers []float64 // cumulative weights of Referrers, ending at 1
-	// uas are the User-Agents the requests are sent with: Agents' with
+	w           Workload
+	first       int64  // Unix seconds of the earliest timestamp
+	span        uint64 // seconds the timestamps are spread over
+	cdf         []float64
+	paths       []string
+	sites       []string
+	custom      []string
+	agentCDF    []float64 // cumulative weights of agentPool, ending at 1
+	referrerCDF []float64 // cumulative weights of referrerPool, ending at 1
+	// uas are the User-Agents the requests are sent with: agentPool's with
 	// Browsers, else AgentLoad alone.
 	uas []string
 }
 
 func newGenerator(w Workload) *generator {
 	g := &generator{
-		w:         w,
-		span:      uint64(w.Days) * 24 * 60 * 60,
-		cdf:       make([]float64, w.Paths),
-		paths:     make([]string, w.Paths),
-		sites:     make([]string, w.Sites),
-		custom:    []string{"signup", "download", "outbound_click", "purchase"},
-		agents:    cumulative(Agents),
-		referrers: cumulative(Referrers),
-		uas:       []string{AgentLoad},
+		w:           w,
+		span:        uint64(w.Days) * 24 * 60 * 60,
+		cdf:         make([]float64, w.Paths),
+		paths:       make([]string, w.Paths),
+		sites:       make([]string, w.Sites),
+		custom:      []string{"signup", "download", "outbound_click", "purchase"},
+		agentCDF:    cumulative(agentPool),
+		referrerCDF: cumulative(referrerPool),
+		uas:         []string{AgentLoad},
 	}
 	if w.Browsers {
 		g.uas = g.uas[:0]
-		for _, a := range Agents {
+		for _, a := range agentPool {
 			g.uas = append(g.uas, a.value)
 		}
 	}
@@ -176,7 +176,7 @@ func draw(c []float64, u float64) int {
 type sample struct {
 	site, path, visitor int
 	custom              int // index into generator.custom; -1 for a page view
-	referrer            int // index into Referrers; -1 for none
+	referrer            int // index into referrerPool; -1 for none
 	unix                int64
 }
 
@@ -199,7 +199,7 @@ func (g *generator) sample(i uint64) sample {
 	// Drawn last, so that the choices above are those of a workload
 	// without referrers.
 	if s.custom < 0 && unit(splitmix64(&state)) < g.w.ReferrerShare {
-		s.referrer = draw(g.referrers, unit(splitmix64(&state)))
+		s.referrer = draw(g.referrerCDF, unit(splitmix64(&state)))
 	}
 	return s
 }
@@ -213,7 +213,7 @@ func (g *generator) agent(i uint64) int {
 	state := g.stream(i)
 	visitor := g.visitor(&state)
 	state = mix64(g.w.Seed^0x5851f42d4c957f2d) ^ mix64(uint64(visitor))
-	return draw(g.agents, unit(splitmix64(&state)))
+	return draw(g.agentCDF, unit(splitmix64(&state)))
 }
 
 // stream returns the start of event i's stream of random words.
@@ -243,7 +243,7 @@ func (g *generator) appendEvent(dst []byte, i uint64) []byte {
 	dst = strconv.AppendUint(dst, uint64(s.visitor), 36)
 	if s.referrer >= 0 {
 		dst = append(dst, `","referrer":"`...)
-		dst = append(dst, Referrers[s.referrer].value...)
+		dst = append(dst, referrerPool[s.referrer].value...)
 	}
 	if g.span > 0 {
 		dst = append(dst, `","timestamp":"`...)

@@ -75,7 +75,7 @@ func TestWorkloadIsDeterministic(t *testing.T) {
 	if got, want := string(a.appendBatch(nil, 500, 3)), "["+strings.Join(parts, ",")+"]"; got != want {
 		t.Errorf("batch =\n%s\nwant\n%s", got, want)
 	}
-	// Referrers are drawn after everything else: without them the
+	// referrerPool are drawn after everything else: without them the
 	// workload sends the same events, less their referrers.
 	bare := testWorkload()
 	bare.ReferrerShare = 0
@@ -100,7 +100,7 @@ func TestWorkloadDistributions(t *testing.T) {
 	const n = 100_000
 	paths := map[string]int{}
 	users := map[string]string{} // user_id → site_id
-	agents := map[string]int{}   // user_id → index in Agents
+	agents := map[string]int{}   // user_id → index in agentPool
 	sites := map[string]int{}
 	referrers := map[string]int{}
 	custom, referred := 0, 0
@@ -149,18 +149,18 @@ func TestWorkloadDistributions(t *testing.T) {
 	if share := float64(custom) / n; math.Abs(share-w.CustomShare) > 0.01 {
 		t.Errorf("custom share %.4f, want %.2f ± 0.01", share, w.CustomShare)
 	}
-	// Referrers: 30% ± 1% of page views, by their weights.
+	// referrerPool: 30% ± 1% of page views, by their weights.
 	views := n - custom
 	if share := float64(referred) / float64(views); math.Abs(share-w.ReferrerShare) > 0.01 {
 		t.Errorf("referrer share %.4f of page views, want %.2f ± 0.01", share, w.ReferrerShare)
 	}
-	checkShares(t, "referrer", Referrers, referrers, referred)
+	checkShares(t, "referrer", referrerPool, referrers, referred)
 	// Browsers: each visitor's drawn by their weights.
 	byAgent := map[string]int{}
 	for _, a := range agents {
 		byAgent[g.uas[a]]++
 	}
-	checkShares(t, "User-Agent", Agents, byAgent, len(agents))
+	checkShares(t, "User-Agent", agentPool, byAgent, len(agents))
 	// Sites: equal shares, each 10% ± 1%.
 	if len(sites) != w.Sites {
 		t.Errorf("%d sites, want %d", len(sites), w.Sites)

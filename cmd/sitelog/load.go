@@ -43,7 +43,7 @@ a server of your own, usually on
 	fs.IntVar(&cfg.Workload.Visitors, "visitors", loadtool.DefaultVisitors, "size of the pool of visitors (user_id)")
 	fs.Float64Var(&cfg.Workload.CustomShare, "custom-share", loadtool.DefaultCustomShare, "fraction of events that are custom events")
 	fs.BoolVar(&cfg.Workload.Browsers, "browsers", true, "each visitor sends the User-Agent of one of ten common browsers (false: every request sends "+loadtool.AgentLoad+")")
-	fs.Float64Var(&cfg.Workload.ReferrerShare, "referrer-share", loadtool.DefaultReferrers, "fraction of page views that carry a referrer (search engines, aggregators, social sites)")
+	fs.Float64Var(&cfg.Workload.ReferrerShare, "referrer-share", loadtool.DefaultReferrerShare, "fraction of page views that carry a referrer (search engines, aggregators, social sites)")
 	fs.IntVar(&cfg.Workload.Days, "days", loadtool.DefaultDays, "days the timestamps are spread over, up to now; 0 sends none")
 	fs.IntVar(&cfg.Batch, "batch", loadtool.DefaultBatch, "events per request: 1 posts /event, more post /events")
 	fs.IntVar(&cfg.Concurrency, "concurrency", loadtool.DefaultConcurrency, "requests in flight at most (connections)")
