@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -129,7 +130,14 @@ func TestRunAgainstSitelog(t *testing.T) {
 				wantSourced++
 			}
 		}
-		browsers := map[uint64]string{}
+		browsers := map[string]bool{}
+		// For single events, what the server parsed from each pool
+		// User-Agent, and back: every event of a visitor whose browser
+		// is agentPool[k] reads as the same browser, OS and device, and
+		// no two of the pool's read alike. (A batch goes with its first
+		// event's User-Agent, which the log does not tell.)
+		type client struct{ browser, os, device string }
+		parsed, sentAs := map[int]client{}, map[client]int{}
 		for _, ev := range evs {
 			if ev.Type != event.PageView {
 				gotCustom++
@@ -137,21 +145,31 @@ func TestRunAgainstSitelog(t *testing.T) {
 			if ev.Source != "" {
 				gotSourced++
 			}
-			// The server parsed each visitor's User-Agent, one per
-			// visitor; a batch's events all have its first one's.
 			if ev.Browser == "" || ev.OS == "" || ev.Device == "" || ev.Bot {
 				t.Fatalf("%s: event %+v: want a browser, an OS and a device, and no bot", name, ev)
 			}
-			if b, ok := browsers[ev.Visitor]; ok && b != ev.Browser && batch == 1 {
-				t.Fatalf("%s: visitor %d came with %s and %s", name, ev.Visitor, b, ev.Browser)
+			browsers[ev.Browser] = true
+			if batch > 1 {
+				continue
 			}
-			browsers[ev.Visitor] = ev.Browser
+			visitor, err := strconv.ParseUint(strings.TrimPrefix(ev.UserID, "u"), 36, 64)
+			if err != nil {
+				t.Fatalf("%s: user_id %q is not the workload's", name, ev.UserID)
+			}
+			k, c := g.agentOf(int(visitor)), client{ev.Browser, ev.OS, ev.Device}
+			if p, ok := parsed[k]; ok && p != c {
+				t.Fatalf("%s: User-Agent %d read as %+v and %+v", name, k, p, c)
+			}
+			if j, ok := sentAs[c]; ok && j != k {
+				t.Fatalf("%s: User-Agents %d and %d both read as %+v", name, j, k, c)
+			}
+			parsed[k], sentAs[c] = c, k
 		}
 		if gotCustom != wantCustom {
 			t.Errorf("%s: the log holds %d custom events, the workload sent %d", name, gotCustom, wantCustom)
 		}
-		if distinct := len(slices.Compact(slices.Sorted(maps.Values(browsers)))); distinct < 3 {
-			t.Errorf("%s: %d browsers among %d visitors, want several", name, distinct, len(browsers))
+		if len(browsers) < 3 {
+			t.Errorf("%s: browsers %v, want several", name, slices.Sorted(maps.Keys(browsers)))
 		}
 		if gotSourced != wantSourced || wantSourced == 0 {
 			t.Errorf("%s: the log holds %d events with a source, the workload sent %d referrers", name, gotSourced, wantSourced)

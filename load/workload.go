@@ -211,8 +211,12 @@ func (g *generator) agent(i uint64) int {
 		return 0
 	}
 	state := g.stream(i)
-	visitor := g.visitor(&state)
-	state = mix64(g.w.Seed^0x5851f42d4c957f2d) ^ mix64(uint64(visitor))
+	return g.agentOf(g.visitor(&state))
+}
+
+// agentOf returns the index in agentPool of the visitor's User-Agent.
+func (g *generator) agentOf(visitor int) int {
+	state := mix64(g.w.Seed^0x5851f42d4c957f2d) ^ mix64(uint64(visitor))
 	return draw(g.agentCDF, unit(splitmix64(&state)))
 }
 

@@ -75,7 +75,7 @@ func TestWorkloadIsDeterministic(t *testing.T) {
 	if got, want := string(a.appendBatch(nil, 500, 3)), "["+strings.Join(parts, ",")+"]"; got != want {
 		t.Errorf("batch =\n%s\nwant\n%s", got, want)
 	}
-	// referrerPool are drawn after everything else: without them the
+	// Referrers are drawn after everything else: without them the
 	// workload sends the same events, less their referrers.
 	bare := testWorkload()
 	bare.ReferrerShare = 0
@@ -149,7 +149,7 @@ func TestWorkloadDistributions(t *testing.T) {
 	if share := float64(custom) / n; math.Abs(share-w.CustomShare) > 0.01 {
 		t.Errorf("custom share %.4f, want %.2f ± 0.01", share, w.CustomShare)
 	}
-	// referrerPool: 30% ± 1% of page views, by their weights.
+	// Referrers: 30% ± 1% of page views, by their weights.
 	views := n - custom
 	if share := float64(referred) / float64(views); math.Abs(share-w.ReferrerShare) > 0.01 {
 		t.Errorf("referrer share %.4f of page views, want %.2f ± 0.01", share, w.ReferrerShare)
