@@ -127,6 +127,12 @@ func (e *Event) strings() [fields2]string {
 // Decode parses a record written by AppendBinary, of either version, into
 // e. Strings in e are copies, so data may be reused afterwards.
 func Decode(data []byte, e *Event) error {
+	return decode(data, e, nil)
+}
+
+// decode is Decode, with the strings of the fields that in interns taken
+// from in when in is not nil.
+func decode(data []byte, e *Event, in *Interner) error {
 	if len(data) < 2 || (data[0] != version1 && data[0] != version2) {
 		return fmt.Errorf("%w: unknown version", ErrMalformed)
 	}
@@ -156,7 +162,7 @@ func Decode(data []byte, e *Event) error {
 		if n <= 0 || l > uint64(len(data)-n) {
 			return fmt.Errorf("%w: bad field %d", ErrMalformed, i)
 		}
-		fields[i] = string(data[n : n+int(l)])
+		fields[i] = in.field(i, data[n:n+int(l)])
 		data = data[n+int(l):]
 	}
 	if len(data) != 0 {

@@ -97,9 +97,14 @@ func TestDecodeRejects(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add((&Event{SiteID: "s", Type: PageView, Path: "/a", Time: time.Unix(1, 0)}).AppendBinary(nil))
 	f.Add([]byte{version1, 1, 2, 0, 0, 0, 0, 0, 0})
+	var in Interner // across inputs, as the worker keeps one across batches
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var e Event
-		if Decode(data, &e) != nil {
+		var e, interned Event
+		err := Decode(data, &e)
+		if ierr := in.Decode(data, &interned); (ierr == nil) != (err == nil) || interned != e {
+			t.Fatalf("interned decode: %+v, %v; want %+v, %v", interned, ierr, e, err)
+		}
+		if err != nil {
 			return
 		}
 		var again Event

@@ -261,7 +261,7 @@ func (s *Store) addChunk(ctx context.Context, tx *writeTx, b *batch, identity st
 			continue
 		}
 		evs = append(evs, event.Event{})
-		if err := event.Decode(e.Data, &evs[len(evs)-1]); err != nil {
+		if err := b.intern.Decode(e.Data, &evs[len(evs)-1]); err != nil {
 			s.logger.Warn("rollup: skipping a log record that does not decode", "log", identity, "index", e.Index, "err", err)
 			s.m.skippedRecord()
 			evs = evs[:len(evs)-1]
@@ -474,11 +474,12 @@ type batch struct {
 	events     []any // raw event rows not yet inserted, as arguments of the insert
 	spare      []any // the buffer of the chunk inserted before
 	bg         background
-	decoded    []event.Event // the chunk being counted (addChunk)
-	indexes    []uint64      // their log indexes
-	rebuilding bool          // the raw events are stored already: set their visits only
-	args       []any         // scratch for the upserts of the /stats rollups
-	anArgs     []any         // scratch for the analytics model's statements
+	decoded    []event.Event  // the chunk being counted (addChunk)
+	intern     event.Interner // decodes it, across batches
+	indexes    []uint64       // their log indexes
+	rebuilding bool           // the raw events are stored already: set their visits only
+	args       []any          // scratch for the upserts of the /stats rollups
+	anArgs     []any          // scratch for the analytics model's statements
 	pageViews  []dayPathKey
 	daily      map[dayKey]*dayCounts
 	dailyTypes map[dayTypeKey]int64

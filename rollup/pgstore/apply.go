@@ -102,7 +102,7 @@ func (n *Node) apply(ctx context.Context, entries []wal.Entry, oldest time.Time)
 		}
 		evs = append(evs, event.Event{})
 		ev := &evs[len(evs)-1]
-		if err := event.Decode(e.Data, ev); err != nil {
+		if err := n.intern.Decode(e.Data, ev); err != nil {
 			n.s.logger.Warn("pgstore: skipping a log record that does not decode", "node", n.id, "index", e.Index, "err", err)
 			evs = evs[:len(evs)-1]
 			continue

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"sitelog/event"
 	"sitelog/rollup"
 	"sitelog/wal"
 )
@@ -42,6 +43,8 @@ type Node struct {
 	days map[int64]bool
 	// model is the node's analytics model.
 	model *rollup.NodeModel
+	// intern decodes the log's events, across batches.
+	intern event.Interner
 	// beforeCommit, when set, runs before each COMMIT: Options.BeforeCommit,
 	// or the lost-COMMIT test's, which cuts the connection there.
 	beforeCommit func()
