@@ -339,22 +339,44 @@ func (g *background) wait() error {
 	return <-g.done
 }
 
-// localClock formats local days and hours, remembering the last hour it
-// formatted: events come in bursts of the same hour, and formatting each
-// one's time allocated two strings.
+// localClock formats local days and hours, remembering those it formatted:
+// formatting each event's time allocated two strings, and a batch's events
+// spread over days (a backlog, late events, the load tool's default 30
+// days) change hours from one event to the next. The last hour is kept
+// apart, as events mostly come in bursts of the same hour.
 type localClock struct {
-	year, yday, hour int
-	day, hourText    string
+	last  localHour
+	text  hourText
+	hours map[localHour]hourText // up to maxLocalHours
 }
+
+// localHour is an hour of local time.
+type localHour struct{ year, yday, hour int }
+
+type hourText struct{ day, hour string }
+
+// maxLocalHours bounds the hours a localClock remembers: half a year of
+// them, about 300 KB. Past it, they are all dropped.
+const maxLocalHours = 1 << 12
 
 // local returns the day ('YYYY-MM-DD') and hour ('00'..'23') of lt.
 func (c *localClock) local(lt time.Time) (day, hour string) {
-	year, yday, h := lt.Year(), lt.YearDay(), lt.Hour()
-	if c.day == "" || year != c.year || yday != c.yday || h != c.hour {
-		c.year, c.yday, c.hour = year, yday, h
-		c.day, c.hourText = lt.Format(time.DateOnly), lt.Format("15")
+	h := localHour{lt.Year(), lt.YearDay(), lt.Hour()}
+	if h != c.last || c.text.day == "" {
+		t, ok := c.hours[h]
+		if !ok {
+			switch {
+			case c.hours == nil:
+				c.hours = make(map[localHour]hourText)
+			case len(c.hours) >= maxLocalHours:
+				clear(c.hours)
+			}
+			t = hourText{lt.Format(time.DateOnly), lt.Format("15")}
+			c.hours[h] = t
+		}
+		c.last, c.text = h, t
 	}
-	return c.day, c.hourText
+	return c.text.day, c.text.hour
 }
 
 // setSessions stores the visit of each raw event of rows, which a rebuild

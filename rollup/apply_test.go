@@ -9,6 +9,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -414,5 +415,43 @@ func TestApplySkipsWhatDoesNotDecode(t *testing.T) {
 	}
 	if _, ok := got["sitelog_worker_apply_seconds"]; !ok {
 		t.Error("no sitelog_worker_apply_seconds")
+	}
+}
+
+// The local day and hour of times in random order and zones are those
+// that formatting each time gives, one string per hour, and the hours
+// remembered stay bounded.
+func TestLocalClock(t *testing.T) {
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zones := []*time.Location{time.UTC, tokyo, time.FixedZone("-0930", -(9*3600 + 1800))}
+	rng := rand.New(rand.NewPCG(7, 7))
+	start := time.Date(2025, 12, 30, 0, 0, 0, 0, time.UTC) // across a new year
+	var c localClock
+	first := map[string]string{} // the day and hour text first returned for each
+	for i := range 3 * maxLocalHours {
+		// Half within four days, half anywhere in three years: more
+		// hours than a localClock remembers.
+		span := 4 * 24 * time.Hour
+		if i%2 == 0 {
+			span = 3 * 365 * 24 * time.Hour
+		}
+		lt := start.Add(time.Duration(rng.Int64N(int64(span)))).In(zones[rng.IntN(len(zones))])
+		day, hour := c.local(lt)
+		if day != lt.Format(time.DateOnly) || hour != lt.Format("15") {
+			t.Fatalf("local(%v) = %s %s", lt, day, hour)
+		}
+		if len(c.hours) > maxLocalHours {
+			t.Fatalf("%d hours remembered, more than %d", len(c.hours), maxLocalHours)
+		}
+		key := day + " " + hour
+		if prev, ok := first[key]; ok && i < maxLocalHours && unsafe.StringData(prev) != unsafe.StringData(day) {
+			t.Fatalf("%s formatted again", key)
+		}
+		if _, ok := first[key]; !ok {
+			first[key] = day
+		}
 	}
 }
