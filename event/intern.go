@@ -14,9 +14,9 @@ type Interner struct {
 
 // Bounds of an Interner. Values longer than internMaxLen are copied,
 // never kept: long values rarely repeat. When internMax values are kept,
-// they are all dropped, so that a stream of values that do not repeat
-// costs a few hundred kilobytes at most (a long tail of paths, or many
-// referrers) and what does repeat is found again.
+// they are all dropped, so that a stream of values that do not repeat (a
+// long tail of paths, many referrers) costs about 3 MB at most, and what
+// does repeat is found again.
 const (
 	internMaxLen = 128
 	internMax    = 1 << 14
