@@ -1,7 +1,8 @@
 package event
 
 // Interner decodes events whose text fields share one string per value
-// seen lately, instead of a new copy in every event. The worker decodes
+// seen lately, instead of a new copy in every event; String does the same
+// for other text read in bulk, such as the rows of a raw-event query. The worker decodes
 // tens of thousands of events a batch whose site, event type, path,
 // browser, OS, device, source and country repeat from event to event:
 // each copy was an allocation, and the visits, rows and caches that kept
@@ -41,10 +42,19 @@ func (in *Interner) Decode(data []byte, e *Event) error {
 // field returns the string of field i's bytes b: the interned one for a
 // field that repeats, a copy otherwise or when in is nil.
 func (in *Interner) field(i int, b []byte) string {
+	if in == nil || !interned[i] {
+		return string(b)
+	}
+	return in.String(b)
+}
+
+// String returns b as a string: the one kept for an equal value if there
+// is one, else a copy, kept unless it is longer than internMaxLen.
+func (in *Interner) String(b []byte) string {
 	if len(b) == 0 {
 		return ""
 	}
-	if in == nil || !interned[i] || len(b) > internMaxLen {
+	if len(b) > internMaxLen {
 		return string(b)
 	}
 	if s, ok := in.m[string(b)]; ok { // the conversion does not allocate

@@ -61,6 +61,10 @@ func TestInterner(t *testing.T) {
 	if _, ok := in.m[long]; ok {
 		t.Error("the long path is kept")
 	}
+	// String interns any text alike, not only a decoded event's fields.
+	if x, y := in.String([]byte(`{"plan":"pro"}`)), in.String([]byte(`{"plan":"pro"}`)); x != `{"plan":"pro"}` || !same(x, y) {
+		t.Errorf("String: %q and %q, two copies or wrong", x, y)
+	}
 
 	// A stream of values that never repeat keeps the table bounded, and
 	// every event still decodes right.

@@ -158,15 +158,8 @@ func (r *queryRun) rawTally(from, to string, axis *timeAxis) (*tally, error) {
 		}
 	}
 
-	intern := make(map[string]string)
-	str := func(b sql.RawBytes) string {
-		if s, ok := intern[string(b)]; ok {
-			return s
-		}
-		s := string(b)
-		intern[s] = s
-		return s
-	}
+	var intern event.Interner
+	str := func(b sql.RawBytes) string { return intern.String(b) }
 	// Visits are read only when a visit dimension or metric needs them.
 	needVisits := needSessions
 	for _, d := range q.dims {
