@@ -2,13 +2,13 @@ package event
 
 // Interner decodes events whose text fields share one string per value
 // seen lately, instead of a new copy in every event; String does the same
-// for other text read in bulk, such as the rows of a raw-event query. The worker decodes
-// tens of thousands of events a batch whose site, event type, path,
-// browser, OS, device, source and country repeat from event to event:
-// each copy was an allocation, and the visits, rows and caches that kept
-// those values alive kept as many copies. Equal interned strings also
-// compare by their pointer first. The zero value is ready to use; an
-// Interner is not safe for concurrent use.
+// for other text read in bulk, such as the rows of a raw-event query. The
+// worker decodes tens of thousands of events a batch whose site, event
+// type, path, browser, OS, device, source and country repeat from event
+// to event: each copy was an allocation, and the visits, rows and caches
+// that kept those values alive kept as many copies. Equal interned
+// strings also compare by their pointer first. The zero value is ready to
+// use; an Interner is not safe for concurrent use.
 type Interner struct {
 	m map[string]string
 }

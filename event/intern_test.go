@@ -80,16 +80,3 @@ func TestInterner(t *testing.T) {
 		t.Error("a value is not interned again after the table was dropped")
 	}
 }
-
-func BenchmarkInternerDecode(b *testing.B) {
-	data := (&Event{SiteID: "site-123", Type: PageView, Path: "/blog/some-post", UserID: "u10", Time: time.Now(),
-		Browser: "Chrome", OS: "Windows", Device: "Desktop", Source: "Google"}).AppendBinary(nil)
-	b.ReportAllocs()
-	var in Interner
-	var e Event
-	for b.Loop() {
-		if err := in.Decode(data, &e); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
