@@ -328,38 +328,60 @@ func (a *analytics) add(ctx context.Context, e *event.Event, day, hour string) (
 	if pv {
 		pvs = 1
 	}
-	member := visitor != 0
-	countRow := func(r *row) {
+	countRow := func(r *row, member bool) {
 		r.pageviews += pvs
 		r.events++
 		if member {
 			a.cands[memberKey{r, visitor}] = struct{}{}
 		}
 	}
-	count := func(dim, value string) error {
+	count := func(dim, value string, member bool) error {
 		r, err := a.row(ctx, statKey{site, dim, day, value})
 		if err != nil {
 			return err
 		}
-		countRow(r)
+		countRow(r, member)
 		return nil
 	}
 
-	if err := count(DimTotal, ""); err != nil {
+	// The visit first: an event on the day and hour its visit began, as
+	// most are, counts in the site's totals and hour through the rows the
+	// visit looked up. Which rows a value counts under does not depend on
+	// this order, as no dimension is both the event's and the visit's but
+	// those of the totals and hours, which are never capped.
+	var s *session
+	var rows *visitRows
+	if visitor != 0 {
+		var err error
+		if s, err = a.visit(ctx, e, day, hour); err != nil {
+			return 0, err
+		}
+		if day == s.day {
+			if rows, err = a.rowsOfVisit(ctx, s); err != nil {
+				return 0, err
+			}
+		}
+	}
+	member := visitor != 0
+	if rows != nil {
+		countRow(rows.fixed[0], member)
+	} else if err := count(DimTotal, "", member); err != nil {
 		return 0, err
 	}
-	if err := count(DimHour, hour); err != nil {
+	if rows != nil && hour == s.hour {
+		countRow(rows.fixed[1], member)
+	} else if err := count(DimHour, hour, member); err != nil {
 		return 0, err
 	}
 	if pv {
-		if err := count(DimPage, e.Path); err != nil {
+		if err := count(DimPage, e.Path, member); err != nil {
 			return 0, err
 		}
-	} else if err := count(DimName, e.Type); err != nil {
+	} else if err := count(DimName, e.Type, member); err != nil {
 		return 0, err
 	}
 	if e.Hostname != "" {
-		if err := count(DimHostname, e.Hostname); err != nil {
+		if err := count(DimHostname, e.Hostname, member); err != nil {
 			return 0, err
 		}
 	}
@@ -369,44 +391,36 @@ func (a *analytics) add(ctx context.Context, e *event.Event, day, hour string) (
 			return 0, err
 		}
 		for _, p := range props {
-			if err := count(DimPropsPfx+p.Key, p.Value); err != nil {
+			if err := count(DimPropsPfx+p.Key, p.Value, member); err != nil {
 				return 0, err
 			}
 		}
 	}
 	for _, g := range a.goals[site] {
 		if (g.event != "" && !pv && g.event == e.Type) || (g.path != "" && pv && event.PathMatches(g.path, e.Path)) {
-			if err := count(DimGoal, g.name); err != nil {
+			if err := count(DimGoal, g.name, member); err != nil {
 				return 0, err
 			}
 		}
 	}
-	if visitor == 0 {
+	if s == nil {
 		return 0, nil
 	}
 
-	s, err := a.visit(ctx, e, day, hour)
-	if err != nil {
-		return 0, err
-	}
 	// The visit's values are the same for all its events: its visitor
 	// needs counting under them once a day.
 	member = s.counted != day
 	s.counted = day
-	if day == s.day {
-		rows, err := a.rowsOfVisit(ctx, s)
-		if err != nil {
-			return 0, err
-		}
-		for _, r := range rows[2:] {
+	if rows != nil {
+		for _, r := range rows.fixed[2:] {
 			if r != nil {
-				countRow(r)
+				countRow(r, member)
 			}
 		}
 	} else {
 		for i, dim := range VisitDims {
 			if v := s.vals[i]; v != "" {
-				if err := count(dim, v); err != nil {
+				if err := count(dim, v, member); err != nil {
 					return 0, err
 				}
 			}
@@ -416,7 +430,13 @@ func (a *analytics) add(ctx context.Context, e *event.Event, day, hour string) (
 		// A visit that began with custom events has its entry page from
 		// its first page view on: count its visitor there then.
 		member = member || (pv && s.pageviews == 1)
-		if err := count(DimEntryPage, s.entry); err != nil {
+		if rows != nil {
+			r, err := a.rowOfPage(ctx, s, DimEntryPage, &rows.entry, s.entry)
+			if err != nil {
+				return 0, err
+			}
+			countRow(r, member)
+		} else if err := count(DimEntryPage, s.entry, member); err != nil {
 			return 0, err
 		}
 	}
@@ -509,39 +529,62 @@ func (a *analytics) contribute(ctx context.Context, s *session, sign int64) erro
 		r.bounces += sign * bounce
 		r.duration += sign * dur
 	}
-	add := func(dim, value string) error {
-		r, err := a.row(ctx, statKey{s.site, dim, s.day, value})
-		if err != nil {
-			return err
-		}
-		addRow(r)
-		return nil
-	}
 	rows, err := a.rowsOfVisit(ctx, s)
 	if err != nil {
 		return err
 	}
-	for _, r := range rows {
+	for _, r := range rows.fixed {
 		if r != nil {
 			addRow(r)
 		}
 	}
 	if s.entry != "" {
-		if err := add(DimEntryPage, s.entry); err != nil {
+		r, err := a.rowOfPage(ctx, s, DimEntryPage, &rows.entry, s.entry)
+		if err != nil {
 			return err
 		}
+		addRow(r)
 	}
 	if s.exit != "" {
-		if err := add(DimExitPage, s.exit); err != nil {
+		r, err := a.rowOfPage(ctx, s, DimExitPage, &rows.exit, s.exit)
+		if err != nil {
 			return err
 		}
+		addRow(r)
 	}
 	return nil
 }
 
-// visitRows are the rows of analytics.visitRows: the site's totals, the
-// start hour, then one per VisitDims.
-type visitRows [2 + len(VisitDims)]*row
+// visitRows are the rows of analytics.visitRows.
+type visitRows struct {
+	// fixed are those a visit counts under whatever its events: the
+	// site's totals, the start hour, then one per VisitDims (nil for an
+	// empty value).
+	fixed [2 + len(VisitDims)]*row
+	// entry and exit are the rows of the entry and exit pages they were
+	// last looked up for: the exit moves with the visit's page views.
+	entry, exit pageRow
+}
+
+// pageRow is the row of a visit's entry or exit page, and that page.
+type pageRow struct {
+	page string
+	row  *row
+}
+
+// rowOfPage returns the row of the visit's page in dim (the entry or exit
+// page) on the day the visit started, looked up again only when the page
+// is not the one of p, which then remembers it.
+func (a *analytics) rowOfPage(ctx context.Context, s *session, dim string, p *pageRow, page string) (*row, error) {
+	if p.row == nil || p.page != page {
+		r, err := a.row(ctx, statKey{s.site, dim, s.day, page})
+		if err != nil {
+			return nil, err
+		}
+		*p = pageRow{page, r}
+	}
+	return p.row, nil
+}
 
 // rowsOfVisit returns the rows that the visit counts under whatever its
 // events, looked up once a batch: a continued visit moves its counts in
@@ -552,15 +595,15 @@ func (a *analytics) rowsOfVisit(ctx context.Context, s *session) (*visitRows, er
 	}
 	rows := new(visitRows)
 	var err error
-	if rows[0], err = a.row(ctx, statKey{s.site, DimTotal, s.day, ""}); err != nil {
+	if rows.fixed[0], err = a.row(ctx, statKey{s.site, DimTotal, s.day, ""}); err != nil {
 		return nil, err
 	}
-	if rows[1], err = a.row(ctx, statKey{s.site, DimHour, s.day, s.hour}); err != nil {
+	if rows.fixed[1], err = a.row(ctx, statKey{s.site, DimHour, s.day, s.hour}); err != nil {
 		return nil, err
 	}
 	for i, dim := range VisitDims {
 		if v := s.vals[i]; v != "" {
-			if rows[2+i], err = a.row(ctx, statKey{s.site, dim, s.day, v}); err != nil {
+			if rows.fixed[2+i], err = a.row(ctx, statKey{s.site, dim, s.day, v}); err != nil {
 				return nil, err
 			}
 		}

@@ -150,6 +150,10 @@ func recounts() map[string][2]string {
 			`SELECT site_id, day, value, visits, bounces, duration FROM stats WHERE dim = 'visit:source' AND visits > 0`,
 			`SELECT site_id, day, source, COUNT(*), SUM(pageviews = 1), SUM((last_ts - start_ts) / 1000000) FROM sessions GROUP BY 1, 2, 3`,
 		},
+		"visits by entry page": {
+			`SELECT site_id, day, value, visits, bounces, duration FROM stats WHERE dim = 'visit:entry_page' AND visits > 0`,
+			`SELECT site_id, day, entry_page, COUNT(*), SUM(pageviews = 1), SUM((last_ts - start_ts) / 1000000) FROM sessions WHERE entry_page <> '' GROUP BY 1, 2, 3`,
+		},
 		"visits by exit page": {
 			`SELECT site_id, day, value, visits, bounces, duration FROM stats WHERE dim = 'visit:exit_page' AND visits > 0`,
 			`SELECT site_id, day, exit_page, COUNT(*), SUM(pageviews = 1), SUM((last_ts - start_ts) / 1000000) FROM sessions WHERE exit_page <> '' GROUP BY 1, 2, 3`,

@@ -169,7 +169,8 @@ func TestRollupsWithLittleMemory(t *testing.T) {
 
 		diffDumps(t, dump(t, whole.db), dump(t, split.db))
 		for table, q := range recounts() {
-			if table == "daily_paths" || table == "site_paths" || table == "daily" || table == "stats pages" || table == "visits by exit page" {
+			if table == "daily_paths" || table == "site_paths" || table == "daily" || table == "stats pages" ||
+				table == "visits by entry page" || table == "visits by exit page" {
 				continue // capped: compared with the whole log's database above
 			}
 			got, want := rowsOf(t, split.db, q[0]), rowsOf(t, split.db, q[1])
