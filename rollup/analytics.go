@@ -75,8 +75,13 @@ type session struct {
 	pageviews   int64
 	events      int64
 	entry, exit string
-	vals        [len(VisitDims)]string
+	// vals are shared by the visits with the same values (sharedVals),
+	// and never changed.
+	vals *visitVals
 }
+
+// visitVals are a visit's values of VisitDims, in their order.
+type visitVals [len(VisitDims)]string
 
 // statKey is one row of stats.
 type statKey struct{ site, dim, day, value string }
@@ -161,8 +166,9 @@ type analytics struct {
 	values   map[dimDay]map[string]struct{}
 	nValues  int
 	members  *known // member hashes
-	nextID   int64  // the next session id; 0 when it must be read
-	firstID  int64  // the batch's first session id: lower ones are stored
+	vals     map[visitVals]*visitVals
+	nextID   int64 // the next session id; 0 when it must be read
+	firstID  int64 // the batch's first session id: lower ones are stored
 	capLimit int
 
 	// The batch in progress.
@@ -200,6 +206,9 @@ const (
 	// knownMembersMax bounds each generation of the member hashes known
 	// to be stored: two generations take at most 32 MB.
 	knownMembersMax = 1 << 20
+	// maxVisitVals bounds the sets of visit values shared (about 3 MB);
+	// past it they are all dropped.
+	maxVisitVals = 1 << 14
 )
 
 // batchSketch is a sketch as a batch left it, and its marshalled size.
@@ -221,6 +230,7 @@ func newAnalytics(capLimit int) *analytics {
 		clock:     make(map[string]int64),
 		values:    make(map[dimDay]map[string]struct{}),
 		members:   newKnown(knownMembersMax),
+		vals:      make(map[visitVals]*visitVals),
 		capLimit:  capLimit,
 		bLatest:   make(map[visitorKey]*session),
 		bClock:    make(map[string]int64),
@@ -477,7 +487,7 @@ func (a *analytics) visit(ctx context.Context, e *event.Event, day, hour string)
 		// The new visit is the visitor's latest unless it is a late event
 		// older than the latest's last one.
 		n := &session{id: a.nextID, site: site, visitor: visitor, start: t, last: t, day: day, hour: hour,
-			vals: visitValues(e)}
+			vals: a.sharedVals(visitValues(e))}
 		a.nextID++
 		a.touched[n.id] = n
 		if s == nil || n.last >= s.last {
@@ -502,7 +512,7 @@ func (a *analytics) visit(ctx context.Context, e *event.Event, day, hour string)
 }
 
 // visitValues are the visit dimension values an event starts a visit with.
-func visitValues(e *event.Event) [len(VisitDims)]string {
+func visitValues(e *event.Event) visitVals {
 	source := e.Source
 	if source == "" {
 		source = e.UTMSource
@@ -510,8 +520,33 @@ func visitValues(e *event.Event) [len(VisitDims)]string {
 	if source == "" {
 		source = DirectSource
 	}
-	return [...]string{source, e.Referrer, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
+	return visitVals{source, e.Referrer, e.UTMSource, e.UTMMedium, e.UTMCampaign, e.UTMContent, e.UTMTerm,
 		e.Browser, e.OS, e.Device, e.Country}
+}
+
+// sharedVals returns the copy of v that the visits with the same values
+// share. Most visits have few distinct sets of values between them (a
+// source, a browser, an OS, a device, a country, and UTM fields mostly
+// empty): one copy each instead of one a visit took 176 bytes off each of
+// the visits the cache and the batch hold.
+func (a *analytics) sharedVals(v visitVals) *visitVals {
+	if p := a.vals[v]; p != nil {
+		return p
+	}
+	if len(a.vals) >= maxVisitVals {
+		clear(a.vals)
+	}
+	p := new(visitVals)
+	*p = v
+	a.vals[v] = p
+	return p
+}
+
+// shareVals makes s, read from the database, share its visit values.
+func (a *analytics) shareVals(s *session) {
+	if s != nil {
+		s.vals = a.sharedVals(*s.vals)
+	}
 }
 
 // contribute adds sign times the visit's counts (one visit, a bounce if it
@@ -714,7 +749,9 @@ func (a *analytics) prefetch(ctx context.Context, events []event.Event) error {
 		return fmt.Errorf("latest visits: %w", err)
 	}
 	for _, k := range keys {
-		a.latest.put(k, found[k]) // nil: no visit yet
+		s := found[k]
+		a.shareVals(s)
+		a.latest.put(k, s) // nil: no visit yet
 	}
 	return nil
 }
@@ -732,6 +769,7 @@ func (a *analytics) latestVisit(ctx context.Context, k visitorKey) (*session, er
 	if err != nil {
 		return nil, err
 	}
+	a.shareVals(s)
 	a.latest.put(k, s) // nil is what the database holds: no visit yet
 	return s, nil
 }

@@ -119,6 +119,7 @@ const sessionColumns = `id, start_ts, last_ts, exit_ts, day, hour, pageviews, ev
 	source, referrer, utm_source, utm_medium, utm_campaign, utm_content, utm_term, browser, os, device, country`
 
 func scanSession(row pgx.Row, s *session) error {
+	s.vals = new(visitVals)
 	return row.Scan(&s.site, &s.visitor,
 		&s.id, &s.start, &s.last, &s.exitTS, &s.day, &s.hour, &s.pageviews, &s.events, &s.entry, &s.exit,
 		&s.vals[0], &s.vals[1], &s.vals[2], &s.vals[3], &s.vals[4], &s.vals[5], &s.vals[6],

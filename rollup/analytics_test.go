@@ -3,6 +3,7 @@ package rollup
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -68,6 +69,63 @@ func TestVisits(t *testing.T) {
 		"1|1", "2|2", "3|1", "4|1", "5|3", "6|1", "7|0",
 	}) {
 		t.Errorf("events' sessions: %v", got)
+	}
+}
+
+// TestSharedVisitValues checks that visits with the same visit values
+// share one copy of them, whether begun by a batch or read back from the
+// database, that other values get a copy of their own, and that the
+// copies kept stay bounded.
+func TestSharedVisitValues(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	start := time.Date(2025, 11, 14, 10, 0, 0, 0, time.UTC)
+	ev := func(visitor uint64, minute int, browser string) *event.Event {
+		return &event.Event{SiteID: "s", Type: event.PageView, Path: "/", Time: start.Add(time.Duration(minute) * time.Minute),
+			Visitor: visitor, Browser: browser, OS: "Linux"}
+	}
+	latest := func(s *Store, visitor int64) *session {
+		t.Helper()
+		v, ok := s.an.latest.get(visitorKey{"s", visitor})
+		if !ok || v == nil {
+			t.Fatalf("visitor %d: no visit remembered", visitor)
+		}
+		return v
+	}
+	check := func(s *Store) {
+		t.Helper()
+		one, two, three := latest(s, 1), latest(s, 2), latest(s, 3)
+		if one.vals != two.vals {
+			t.Error("visitors 1 and 2 have the same values in two copies")
+		}
+		if one.vals == three.vals || one.vals[7] != "Firefox" || three.vals[7] != "Chrome" {
+			t.Errorf("visitors 1 and 3 have browsers %q and %q", one.vals[7], three.vals[7])
+		}
+	}
+
+	s := openStore(t, path, Options{})
+	if err := s.Apply(context.Background(), "log", entries(1, ev(1, 0, "Firefox"), ev(2, 1, "Firefox"), ev(3, 2, "Chrome"))); err != nil {
+		t.Fatal(err)
+	}
+	check(s)
+	s.Close()
+	// Reopened, the Store reads the visits that these events continue.
+	s = openStore(t, path, Options{})
+	if err := s.Apply(context.Background(), "log", entries(4, ev(1, 10, "Firefox"), ev(2, 11, "Firefox"), ev(3, 12, "Chrome"))); err != nil {
+		t.Fatal(err)
+	}
+	check(s)
+	if got := rowsOf(t, s.db, "SELECT id, visitor, events, browser, os FROM sessions ORDER BY id"); !slices.Equal(got, []string{
+		"1|1|2|Firefox|Linux", "2|2|2|Firefox|Linux", "3|3|2|Chrome|Linux",
+	}) {
+		t.Errorf("sessions: %v", got)
+	}
+
+	a := newAnalytics(10)
+	for i := range 3 * maxVisitVals {
+		a.sharedVals(visitVals{1: fmt.Sprint("https://example.org/", i)})
+		if len(a.vals) > maxVisitVals {
+			t.Fatalf("%d sets of values kept, more than %d", len(a.vals), maxVisitVals)
+		}
 	}
 }
 

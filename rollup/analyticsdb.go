@@ -126,7 +126,7 @@ func (d sqliteAnalytics) clock(ctx context.Context, site string) (int64, error) 
 }
 
 func (d sqliteAnalytics) latestSession(ctx context.Context, k visitorKey) (*session, error) {
-	s := &session{site: k.site, visitor: k.visitor}
+	s := &session{site: k.site, visitor: k.visitor, vals: new(visitVals)}
 	err := d.tx.StmtContext(ctx, d.st.sessionOf).QueryRowContext(ctx, k.site, k.visitor).Scan(
 		&s.id, &s.start, &s.last, &s.exitTS, &s.day, &s.hour, &s.pageviews, &s.events, &s.entry, &s.exit,
 		&s.vals[0], &s.vals[1], &s.vals[2], &s.vals[3], &s.vals[4], &s.vals[5], &s.vals[6],
@@ -149,7 +149,7 @@ func (d sqliteAnalytics) latestSessions(ctx context.Context, keys []visitorKey) 
 	*d.args = args
 	found := make(map[visitorKey]*session)
 	err := d.st.sessionsOf.query(ctx, d.tx, args, func(rows *sql.Rows) error {
-		s := new(session)
+		s := &session{vals: new(visitVals)}
 		if err := rows.Scan(&s.site, &s.visitor,
 			&s.id, &s.start, &s.last, &s.exitTS, &s.day, &s.hour, &s.pageviews, &s.events, &s.entry, &s.exit,
 			&s.vals[0], &s.vals[1], &s.vals[2], &s.vals[3], &s.vals[4], &s.vals[5], &s.vals[6],
