@@ -165,10 +165,10 @@ type analytics struct {
 	clock    map[string]int64 // per site, the newest event time applied
 	values   map[dimDay]map[string]struct{}
 	nValues  int
-	members  *known // member hashes
-	vals     map[visitVals]*visitVals
-	nextID   int64 // the next session id; 0 when it must be read
-	firstID  int64 // the batch's first session id: lower ones are stored
+	members  *known                   // member hashes
+	vals     map[visitVals]*visitVals // the sets of visit values visits share
+	nextID   int64                    // the next session id; 0 when it must be read
+	firstID  int64                    // the batch's first session id: lower ones are stored
 	capLimit int
 
 	// The batch in progress.
@@ -525,10 +525,10 @@ func visitValues(e *event.Event) visitVals {
 }
 
 // sharedVals returns the copy of v that the visits with the same values
-// share. Most visits have few distinct sets of values between them (a
-// source, a browser, an OS, a device, a country, and UTM fields mostly
-// empty): one copy each instead of one a visit took 176 bytes off each of
-// the visits the cache and the batch hold.
+// share. Visits have few distinct sets of values between them (a source,
+// a browser, an OS, a device, a country, and UTM fields mostly empty):
+// one copy of each set instead of one per visit saves 176 bytes on each
+// visit that the cache and the batch hold.
 func (a *analytics) sharedVals(v visitVals) *visitVals {
 	if p := a.vals[v]; p != nil {
 		return p
