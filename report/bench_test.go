@@ -3,7 +3,6 @@ package report
 import (
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"testing"
 )
 
@@ -61,15 +60,4 @@ func BenchmarkStats(b *testing.B) {
 	b.Run("all-time", func(b *testing.B) {
 		serveLoop(b, h, "/stats?site_id=site-3")
 	})
-}
-
-// BenchmarkStatsScale measures the same /stats request over a hundred times
-// more path rows: constant-time reports show a ratio near 1 between the two.
-func BenchmarkStatsScale(b *testing.B) {
-	for _, n := range []int{10_000, 1_000_000} {
-		b.Run("rows="+strconv.Itoa(n), func(b *testing.B) {
-			h := fillPaths(b, n)
-			serveLoop(b, h, "/stats?site_id=site-3&date=2025-11-14")
-		})
-	}
 }
