@@ -24,8 +24,9 @@ import (
 // about the same on both.
 //
 // Building the large database applies ten million events: about six
-// minutes on two cores, and 4 GB of disk. The benchmark lives beside the
-// Store for the traffic generator, not in report.
+// minutes on two cores, and 3-4 GB of disk (a million events took 390
+// MB). The benchmark lives beside the Store for the traffic generator,
+// not in report.
 func BenchmarkReportsAtScale(b *testing.B) {
 	small, large := buildReportDB(b, 10_000), buildReportDB(b, 10_000_000)
 	reports := []struct{ name, method, target, body string }{
